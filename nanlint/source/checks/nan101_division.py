@@ -1,0 +1,61 @@
+"""NAN101 unguarded-division and NAN102 normalization-without-eps."""
+from __future__ import annotations
+
+import libcst as cst
+
+from nanlint.source.rule import StaticRule
+from nanlint.source.values import Value
+
+_DIVISIONS = frozenset({"div", "div_", "divide", "divide_", "true_divide", "true_divide_"})
+_RECIPROCALS = frozenset({"reciprocal", "reciprocal_", "rsqrt", "rsqrt_"})
+
+_NORMALIZATION_FIX = {
+    "norm": "`F.normalize(x, dim=..., eps=1e-12)` or `x.norm(...).clamp_min(eps)`",
+    "std": "`std + eps` (or `torch.sqrt(var + eps)`)",
+}
+
+
+def is_hazardous_denominator(value: Value) -> bool:
+    # exp-based denominators (hand-written softmax) are NAN207's: reported there once.
+    return value.is_tensor_hazard_subject and value.can_be_zero and "exp" not in value.tags
+
+
+class UnguardedDivision(StaticRule):
+    codes = ("NAN101", "NAN102")
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Divide):
+            self._check(node, node.right)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.operator, cst.DivideAssign):
+            self._check(node, node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name, is_method = self.ctx.call_name(node)
+        if name is None:
+            return
+        positional = [a.value for a in node.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        if name in _DIVISIONS:
+            index = 0 if is_method else 1
+            denominator = keywords.get("other", positional[index] if len(positional) > index else None)
+            if denominator is not None:
+                self._check(node, denominator)
+        elif name in _RECIPROCALS:
+            operand = node.func.value if is_method else (positional[0] if positional else None)  # type: ignore[attr-defined]
+            if operand is not None:
+                self._check(node, operand)
+
+    def _check(self, node: cst.CSTNode, denominator: cst.BaseExpression) -> None:
+        value = self.ctx.value(denominator)
+        if not is_hazardous_denominator(value):
+            return
+        text = self.ctx.short_code(denominator)
+        detail = f"denominator `{text}` is a tensor with range {value.describe()} and no guard"
+        if "reduction" in value.tags and value.tags & {"norm", "std", "sum", "mean", "max"}:
+            kind = "norm" if "norm" in value.tags else "std" if "std" in value.tags else "sum"
+            instead = _NORMALIZATION_FIX.get(kind, "`.clamp_min(eps)` on the denominator")
+            self.ctx.report("NAN102", node, denominator=text, why=value.origin(), instead=instead, detail=detail)
+        else:
+            self.ctx.report("NAN101", node, denominator=text, why=value.origin(), detail=detail)

@@ -1,0 +1,289 @@
+"""The static analyzer: parse once, walk once, every check on the same walk.
+
+Cost model (torch's own sources, one core): the libcst parse is the floor; walking the
+tree through dataclass fields costs about 4% of it (libcst's own visitor costs 60%,
+because it rebuilds children and dispatches through generic hooks); positions are
+computed only for reported nodes (see positions.py). So the hot path is the parse.
+"""
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from functools import lru_cache
+from typing import Callable, Iterable, Sequence
+
+import libcst as cst
+
+from nanlint.catalog import load_catalog
+from nanlint.config import Settings
+from nanlint.findings import Analyzer, Evidence, Finding, Severity, Span
+from nanlint.source.context import FileContext, Report
+from nanlint.source.names import Scope
+from nanlint.source.positions import spans_of
+from nanlint.source.rule import StaticRule
+from nanlint.source.values import UNKNOWN, Binding
+
+# Fields that only hold whitespace, punctuation or operator tokens: nothing a check
+# looks for is below them, and skipping them halves the nodes walked.
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators",
+        "header", "footer", "operator", "equal", "star", "dot", "colon", "lbracket",
+        "rbracket", "lbrace", "rbrace", "newline", "trailing_whitespace", "asynchronous",
+        "whitespace_before", "whitespace_after", "posonly_ind", "star_tok",
+    }
+)
+
+
+@lru_cache(maxsize=None)
+def _child_fields(cls: type) -> tuple[str, ...]:
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+    )
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            found.append(value)
+        elif isinstance(value, (tuple, list)):
+            found.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return found
+
+
+Hook = Callable[[cst.CSTNode], None]
+
+
+class _Dispatch:
+    """The hooks of every enabled check, by node class name, built once per file."""
+
+    def __init__(self, checks: Sequence[StaticRule]) -> None:
+        self.visit: dict[str, list[tuple[StaticRule, Hook]]] = {}
+        self.leave: dict[str, list[tuple[StaticRule, Hook]]] = {}
+        for check in checks:
+            for hook in type(check).hooks():
+                kind, _, node_type = hook.partition("_")
+                table = self.visit if kind == "visit" else self.leave
+                table.setdefault(node_type, []).append((check, getattr(check, hook)))
+
+
+class _Walker:
+    def __init__(self, ctx: FileContext, checks: Sequence[StaticRule]) -> None:
+        self.ctx = ctx
+        self.dispatch = _Dispatch(checks)
+        self.failed: dict[int, tuple[StaticRule, BaseException, cst.CSTNode]] = {}
+
+    def _call(self, hooks: list[tuple[StaticRule, Hook]], node: cst.CSTNode) -> None:
+        for check, hook in hooks:
+            if id(check) in self.failed:
+                continue
+            try:
+                hook(node)
+            except Exception as exc:  # one broken check must not stop the others
+                self.failed[id(check)] = (check, exc, node)
+
+    def run(self, module: cst.Module) -> None:
+        ancestors = self.ctx.ancestors
+        visit, leave = self.dispatch.visit, self.dispatch.leave
+        # (node, depth, leaving): leave entries are pushed only where someone listens.
+        stack: list[tuple[cst.CSTNode, int, bool]] = [(module, 0, False)]
+        while stack:
+            node, depth, leaving = stack.pop()
+            name = type(node).__name__
+            if leaving:
+                del ancestors[depth + 1:]
+                hooks = leave.get(name)
+                if hooks:
+                    self._call(hooks, node)
+                self._leave(node, name)
+                continue
+            del ancestors[depth:]
+            ancestors.append(node)
+            self._enter(node, name)
+            hooks = visit.get(name)
+            if hooks:
+                self._call(hooks, node)
+            if name in leave or name in _ENGINE_LEAVES:
+                stack.append((node, depth, True))
+            children = _children(node)
+            for child in reversed(children):
+                stack.append((child, depth + 1, False))
+        for check in list(self._live_checks()):
+            try:
+                check.finish()
+            except Exception as exc:
+                self.failed[id(check)] = (check, exc, module)
+
+    def _live_checks(self) -> Iterable[StaticRule]:
+        seen: dict[int, StaticRule] = {}
+        for table in (self.dispatch.visit, self.dispatch.leave):
+            for hooks in table.values():
+                for check, _ in hooks:
+                    seen.setdefault(id(check), check)
+        return [c for key, c in seen.items() if key not in self.failed]
+
+    # -- what the engine itself tracks: imports, scopes, bindings, file facts
+
+    def _enter(self, node: cst.CSTNode, name: str) -> None:
+        ctx = self.ctx
+        if name == "Call":
+            ctx.facts.observe_call(node, ctx.scope)  # type: ignore[arg-type]
+        elif name == "Attribute":
+            ctx.facts.observe_attribute(node, ctx.scope)  # type: ignore[arg-type]
+        elif name in ("Import", "ImportFrom"):
+            ctx.scope.add_import(node)  # type: ignore[arg-type]
+        elif name in ("FunctionDef", "Lambda"):
+            self._enter_function(node)  # type: ignore[arg-type]
+        elif name == "ClassDef":
+            ctx.values.scope = Scope(ctx.scope, "class")
+            ctx.classes.append(node)  # type: ignore[arg-type]
+        elif name == "For":
+            _bind_target(ctx, node.target, None)  # type: ignore[attr-defined]
+        elif name == "WithItem" and node.asname is not None:  # type: ignore[attr-defined]
+            _bind_target(ctx, node.asname.name, None)  # type: ignore[attr-defined]
+
+    def _enter_function(self, node: cst.FunctionDef | cst.Lambda) -> None:
+        ctx = self.ctx
+        params = node.params
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                every.append(star)
+        # Defaults are evaluated in the enclosing scope, before the new one exists.
+        bound = {
+            p.name.value: Binding(p.default, ctx.value(p.default) if p.default is not None else UNKNOWN)
+            for p in every
+        }
+        ctx.values.scope = Scope(ctx.scope, "function")
+        ctx.scope.bindings.update(bound)
+        ctx.functions.append(node)
+
+    def _leave(self, node: cst.CSTNode, name: str) -> None:
+        ctx = self.ctx
+        if name in ("FunctionDef", "Lambda", "ClassDef"):
+            parent = ctx.scope.parent
+            assert parent is not None
+            ctx.values.scope = parent
+            (ctx.classes if name == "ClassDef" else ctx.functions).pop()
+        elif name == "Assign":
+            for target in node.targets:  # type: ignore[attr-defined]
+                _bind_target(ctx, target.target, node.value)  # type: ignore[attr-defined]
+        elif name == "AnnAssign" and node.value is not None:  # type: ignore[attr-defined]
+            _bind_target(ctx, node.target, node.value)  # type: ignore[attr-defined]
+        elif name == "AugAssign" and isinstance(node.target, cst.Name):  # type: ignore[attr-defined]
+            # `x /= y` and friends: the new value is unknown to the analysis.
+            ctx.scope.bindings[node.target.value] = Binding(None, UNKNOWN)  # type: ignore[attr-defined]
+
+
+_ENGINE_LEAVES = frozenset({"FunctionDef", "Lambda", "ClassDef", "Assign", "AnnAssign", "AugAssign"})
+
+
+def _bind_target(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+    if isinstance(target, cst.Name):
+        ctx.scope.bindings[target.value] = Binding(value, ctx.value(value) if value is not None else UNKNOWN)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        values: Sequence[cst.BaseExpression | None]
+        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements):
+            values = [e.value for e in value.elements]
+        else:
+            values = [None] * len(target.elements)
+        for element, element_value in zip(target.elements, values):
+            _bind_target(ctx, element.value, element_value)
+
+
+def _enabled_codes(settings: Settings) -> frozenset[str]:
+    return frozenset(code for code, meta in load_catalog().items() if settings.enabled(code, meta.default))
+
+
+def _syntax_error(path: str, error: cst.ParserSyntaxError) -> Finding:
+    meta = load_catalog()["NAN001"]
+    reason = error.message.removeprefix("parser error: ").strip()
+    return Finding(
+        code=meta.code,
+        name=meta.name,
+        severity=meta.severity,
+        message=meta.format_message(reason=reason),
+        path=path,
+        line=error.raw_line,
+        column=error.raw_column + 1,
+        end_line=error.raw_line,
+        end_column=error.raw_column + 2,
+        evidence=(Evidence(Analyzer.STATIC, f"libcst: {reason}"),),
+    )
+
+
+def internal_error(path: str, rule_codes: str, exc: BaseException, span: Span | None = None) -> Finding:
+    """NAN004: a check raised on this file; named so the user can report it and ignore it."""
+    meta = load_catalog()["NAN004"]
+    where = span or Span(1, 1, 1, 1)
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    origin = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
+    return Finding(
+        code=meta.code,
+        name=meta.name,
+        severity=meta.severity,
+        message=meta.format_message(rule=rule_codes, error=f"{type(exc).__name__}: {exc}"),
+        path=path,
+        line=where.line,
+        column=where.column,
+        end_line=where.end_line,
+        end_column=where.end_column,
+        evidence=(Evidence(Analyzer.STATIC, f"{type(exc).__name__}{origin}: {exc}"),),
+    )
+
+
+def _to_finding(path: str, report: Report, span: Span) -> Finding:
+    meta = load_catalog()[report.code]
+    return Finding(
+        code=report.code,
+        name=meta.name,
+        severity=report.severity or meta.severity,
+        message=meta.format_message(**report.fields),
+        path=path,
+        line=span.line,
+        column=span.column,
+        end_line=span.end_line,
+        end_column=span.end_column,
+        evidence=(Evidence(Analyzer.STATIC, report.detail or meta.summary),),
+        fix=report.fix,
+    )
+
+
+def analyze_module(
+    module: cst.Module, path: str, settings: Settings, rules: Sequence[type[StaticRule]]
+) -> list[Finding]:
+    enabled = _enabled_codes(settings)
+    ctx = FileContext(path, module, settings, enabled)
+    checks = [rule(ctx) for rule in rules if enabled.intersection(rule.codes)]
+    walker = _Walker(ctx, checks)
+    walker.run(module)
+    nodes = [r.node for r in ctx.reports] + [node for _, _, node in walker.failed.values()]
+    spans = spans_of(module, nodes)
+    fallback = Span(1, 1, 1, 1)
+    findings = [_to_finding(path, r, spans.get(id(r.node), fallback)) for r in ctx.reports]
+    for check, exc, node in walker.failed.values():
+        findings.append(internal_error(path, "/".join(check.codes), exc, spans.get(id(node))))
+    return findings
+
+
+def parse(source: str) -> cst.Module:
+    return cst.parse_module(source)
+
+
+def analyze_source(
+    source: str, path: str, settings: Settings, rules: Sequence[type[StaticRule]] | None = None
+) -> list[Finding]:
+    """Every static finding for one file's text. Raises nothing for bad Python."""
+    if rules is None:
+        from nanlint.source.checks import ALL_RULES
+
+        rules = ALL_RULES
+    try:
+        module = parse(source)
+    except cst.ParserSyntaxError as error:
+        return [_syntax_error(path, error)] if "NAN001" in _enabled_codes(settings) else []
+    return analyze_module(module, path, settings, rules)

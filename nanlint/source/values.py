@@ -1,0 +1,650 @@
+"""What the source says about the value of an expression: a tiny abstract interpreter.
+
+Every hazard rule asks the same questions ("can this denominator be 0?", "can this
+log argument be <= 0?", "is it guarded?"), so they share one answer instead of each
+rule pattern-matching its own guards. A `Value` is an interval of the float values the
+expression can take, plus what we know about where it came from:
+
+- `known`: the interval follows from operations whose semantics are modelled. A
+  function parameter or an unknown call is not known, and rules never flag it: a false
+  positive costs more trust than a missed hazard.
+- `guarded`: the value went through an explicit guard (`+ eps`, `clamp(min=c>0)`,
+  `clamp_min`, `maximum(., c>0)`, `softplus`, `exp`), so its author thought about the
+  bad domain even when the interval cannot prove it (`x + eps` with `x` unbounded).
+- `tags`: origins the rules name in their messages (`norm`, `sum`, `prob`, `mask`...).
+
+Intervals are of floats, not reals: softmax, sigmoid and exp can return exactly 0 by
+underflow, so their intervals are closed at 0.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable
+
+import libcst as cst
+
+from nanlint.source.names import Scope, qualified_name
+
+INF = math.inf
+
+_EPS_NAME = re.compile(r"(?:^|_)(eps|epsilon|tiny|smooth|smoothing)(?:$|_|\d)", re.IGNORECASE)
+_MASK_NAME = re.compile(r"(?:^|_)masks?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Value:
+    lo: float = -INF
+    hi: float = INF
+    tensor: bool = False
+    number: bool = False
+    known: bool = False
+    guarded: bool = False
+    tags: frozenset[str] = frozenset()
+
+    @property
+    def can_be_zero(self) -> bool:
+        return self.known and not self.guarded and self.lo <= 0.0 <= self.hi
+
+    @property
+    def can_be_negative(self) -> bool:
+        return self.known and not self.guarded and self.lo < 0.0
+
+    @property
+    def can_be_nonpositive(self) -> bool:
+        return self.known and not self.guarded and self.lo <= 0.0
+
+    @property
+    def is_tensor_hazard_subject(self) -> bool:
+        """A known tensor value, the only kind a rule may flag."""
+        return self.tensor and self.known and not self.number
+
+    def origin(self) -> str:
+        """A short phrase for messages: where a possibly-zero value comes from."""
+        for tag, phrase in _ORIGINS:
+            if tag in self.tags:
+                return phrase
+        return f"its range {self.describe()} includes 0"
+
+    def describe(self) -> str:
+        def fmt(x: float) -> str:
+            return "inf" if x == INF else "-inf" if x == -INF else f"{x:g}"
+
+        return f"[{fmt(self.lo)}, {fmt(self.hi)}]"
+
+
+_ORIGINS = (
+    ("norm", "a norm is 0 for an all-zero vector"),
+    ("std", "a standard deviation is 0 for constant values"),
+    ("var", "a variance is 0 for constant values"),
+    ("count", "a count is 0 when nothing matches"),
+    ("mask", "a 0/1 mask is 0 where it masks"),
+    ("difference", "a difference is 0 when both sides are equal"),
+    ("sum", "a sum is 0 for an all-zero or empty input"),
+    ("prob", "a probability can underflow to exactly 0"),
+    ("square", "a square is 0 at 0"),
+    ("max", "a maximum is 0 when all values are 0"),
+    ("mean", "a mean is 0 for an all-zero input"),
+)
+
+UNKNOWN = Value()
+UNKNOWN_TENSOR = Value(tensor=True)
+
+
+def number(x: float) -> Value:
+    return Value(lo=x, hi=x, number=True, known=True)
+
+
+def tensor(lo: float, hi: float, *tags: str, guarded: bool = False) -> Value:
+    return Value(lo=lo, hi=hi, tensor=True, known=True, guarded=guarded, tags=frozenset(tags))
+
+
+# ---------------------------------------------------------------- interval arithmetic
+
+
+def _mul(a: float, b: float) -> float:
+    if a == 0.0 or b == 0.0:
+        return 0.0  # an unbounded side times an exact 0 is 0, not NaN
+    return a * b
+
+
+def _add_range(a: Value, b: Value) -> tuple[float, float]:
+    return a.lo + b.lo, a.hi + b.hi
+
+
+def _mul_range(a: Value, b: Value) -> tuple[float, float]:
+    products = [_mul(a.lo, b.lo), _mul(a.lo, b.hi), _mul(a.hi, b.lo), _mul(a.hi, b.hi)]
+    return min(products), max(products)
+
+
+def _combine(a: Value, b: Value, lo: float, hi: float, *, guarded: bool = False, tags: Iterable[str] = ()) -> Value:
+    is_number = a.number and b.number
+    return Value(
+        lo=lo if not math.isnan(lo) else -INF,
+        hi=hi if not math.isnan(hi) else INF,
+        tensor=(a.tensor or b.tensor) and not is_number,
+        number=is_number,
+        known=a.known and b.known,
+        guarded=guarded,
+        tags=frozenset(tags),
+    )
+
+
+def _is_guard_constant(v: Value) -> bool:
+    return v.number and (v.lo > 0 or v.guarded)
+
+
+def add(a: Value, b: Value) -> Value:
+    lo, hi = _add_range(a, b)
+    # `x + eps` is the guard idiom, trusted even when the sign of `x` is unknown.
+    guard = (
+        _is_guard_constant(a)
+        or _is_guard_constant(b)
+        or (a.guarded and b.lo >= 0)
+        or (b.guarded and a.lo >= 0)
+    )
+    # A sum of sums is still a sum (for the message), but no longer a normalization.
+    tags = (a.tags | b.tags) & {"exp"} | (a.tags & b.tags) - {"reduction"}
+    return _combine(a, b, lo, hi, guarded=guard, tags=tags)
+
+
+def neg(a: Value) -> Value:
+    return replace(a, lo=-a.hi, hi=-a.lo, guarded=False, tags=a.tags & {"exp"})
+
+
+def sub(a: Value, b: Value) -> Value:
+    result = add(a, neg(b))
+    return replace(result, guarded=a.guarded and b.hi <= 0, tags=(result.tags - {"exp"}) | {"difference"})
+
+
+def mul(a: Value, b: Value) -> Value:
+    lo, hi = _mul_range(a, b)
+    guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
+    keep = (a.tags | b.tags) & {"exp", "prob", "square"}
+    return _combine(a, b, lo, hi, guarded=guard, tags=keep)
+
+
+def div(a: Value, b: Value) -> Value:
+    if b.lo > 0 and a.lo >= 0:
+        return _combine(a, b, 0.0, INF)
+    return _combine(a, b, -INF, INF)
+
+
+def hull(*values: Value) -> Value:
+    return Value(
+        lo=min(v.lo for v in values),
+        hi=max(v.hi for v in values),
+        tensor=any(v.tensor for v in values),
+        number=all(v.number for v in values),
+        known=all(v.known for v in values),
+        guarded=all(v.guarded for v in values),
+        tags=frozenset().union(*(v.tags for v in values)),
+    )
+
+
+def _pow(base: Value, exponent: Value) -> Value:
+    if exponent.number and exponent.lo == exponent.hi:
+        e = exponent.lo
+        if e == 2 or (e.is_integer() and e % 2 == 0 and e > 0):
+            top = max(abs(base.lo), abs(base.hi))
+            bottom = 0.0 if base.lo <= 0 <= base.hi else min(abs(base.lo), abs(base.hi)) ** e
+            return replace(base, lo=bottom, hi=top**e if top != INF else INF, guarded=base.guarded, tags=frozenset({"square"}))
+        if e == 0.5:
+            return sqrt(base)
+        if e.is_integer() and e > 0:
+            lo = base.lo**e if base.lo != -INF else -INF
+            hi = base.hi**e if base.hi != INF else INF
+            return replace(base, lo=lo, hi=hi, guarded=False, tags=frozenset())
+    if base.lo >= 0:
+        return replace(base, lo=0.0, hi=INF, guarded=base.guarded, tags=frozenset())
+    return replace(base, lo=-INF, hi=INF, guarded=False, tags=frozenset(), known=base.known)
+
+
+def sqrt(a: Value) -> Value:
+    lo = math.sqrt(a.lo) if a.lo > 0 else 0.0
+    hi = math.sqrt(a.hi) if a.hi > 0 else 0.0
+    # sqrt(var) is a std and sqrt(sum of squares) a norm: still reductions for NAN102.
+    tags = a.tags & {"reduction"}
+    if a.tags & {"var", "std"}:
+        tags |= {"std"}
+    return replace(a, lo=lo, hi=hi, tags=tags)
+
+
+def _reduce_sum(a: Value) -> Value:
+    lo = 0.0 if a.lo == 0.0 else (-INF if a.lo < 0 else a.lo)
+    hi = 0.0 if a.hi == 0.0 else (INF if a.hi > 0 else a.hi)
+    return replace(a, lo=lo, hi=hi, known=True, tags=(a.tags & {"exp", "prob"}) | {"sum", "reduction"})
+
+
+# ---------------------------------------------------------------- the analyzer
+
+# A function spec maps the argument values to the result. Positional receivers come
+# first for methods (`x.sum()` is `sum(x)`).
+Spec = Callable[["Args"], Value]
+
+
+@dataclass
+class Args:
+    positional: list[Value]
+    keywords: dict[str, Value]
+    nodes: list[cst.Arg]
+
+    def get(self, index: int, name: str, default: Value = UNKNOWN) -> Value:
+        if name in self.keywords:
+            return self.keywords[name]
+        if index < len(self.positional):
+            return self.positional[index]
+        return default
+
+    @property
+    def first(self) -> Value:
+        return self.positional[0] if self.positional else UNKNOWN_TENSOR
+
+
+def _clamp(args: Args) -> Value:
+    x = args.first
+    low = args.get(1, "min", Value(lo=-INF, hi=-INF, number=True, known=True))
+    high = args.get(2, "max", Value(lo=INF, hi=INF, number=True, known=True))
+    lo = max(x.lo, low.lo) if low.known else x.lo
+    hi = min(x.hi, high.hi) if high.known else x.hi
+    guard = low.known and low.lo > 0
+    return replace(x, lo=lo, hi=hi, guarded=guard or x.guarded and lo >= 0, tags=x.tags & {"unit"} | {"clamped"}, tensor=True)
+
+
+def _clamp_min(args: Args) -> Value:
+    x, low = args.first, args.get(1, "min")
+    guard = low.known and low.lo > 0
+    return replace(x, lo=max(x.lo, low.lo) if low.known else x.lo, guarded=guard, tags=frozenset(), tensor=True)
+
+
+def _clamp_max(args: Args) -> Value:
+    x, high = args.first, args.get(1, "max")
+    return replace(x, hi=min(x.hi, high.hi) if high.known else x.hi, tags=frozenset(), tensor=True)
+
+
+def _maximum(args: Args) -> Value:
+    if len(args.positional) < 2:  # torch.max(x) is a reduction
+        return replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
+    a, b = args.positional[0], args.positional[1]
+    guard = (b.known and b.lo > 0) or (a.known and a.lo > 0)
+    return Value(lo=max(a.lo, b.lo), hi=max(a.hi, b.hi), tensor=True, known=a.known and b.known or guard, guarded=guard)
+
+
+def _where(args: Args) -> Value:
+    if len(args.positional) < 3:
+        return UNKNOWN_TENSOR
+    return replace(hull(args.positional[1], args.positional[2]), tensor=True)
+
+
+def _full(args: Args) -> Value:
+    fill = args.get(1, "fill_value")
+    return replace(fill, tensor=True, number=False) if fill.known else UNKNOWN_TENSOR
+
+
+def _full_like(args: Args) -> Value:
+    fill = args.get(1, "fill_value")
+    return replace(fill, tensor=True, number=False) if fill.known else UNKNOWN_TENSOR
+
+
+def _as_tensor(args: Args) -> Value:
+    data = args.first
+    return replace(data, tensor=True, number=False) if data.known else UNKNOWN_TENSOR
+
+
+def _index_add(args: Args) -> Value:
+    base, source = args.first, args.get(3, "source")
+    return replace(hull(base, _reduce_sum(source)), tags=(base.tags | source.tags) & {"exp"} | {"sum"}, tensor=True)
+
+
+def _log(args: Args) -> Value:
+    x = args.first
+    lo = math.log(x.lo) if x.lo > 0 else -INF
+    hi = math.log(x.hi) if x.hi > 0 else -INF
+    return replace(x, lo=lo, hi=hi if x.hi < INF else INF, guarded=False, tags=frozenset({"log"}), tensor=True)
+
+
+def _exp(args: Args) -> Value:
+    x = args.first
+    hi = math.exp(min(x.hi, 700.0)) if x.hi < 700 else INF
+    return replace(x, lo=0.0, hi=hi, guarded=True, tags=frozenset({"exp"}), tensor=True)
+
+
+def _fixed(lo: float, hi: float, *tags: str, guarded: bool = False) -> Spec:
+    def spec(args: Args) -> Value:
+        return Value(lo=lo, hi=hi, tensor=True, known=True, guarded=guarded, tags=frozenset(tags))
+
+    return spec
+
+
+def _unary(fn: Callable[[Value], Value]) -> Spec:
+    return lambda args: replace(fn(args.first), tensor=True)
+
+
+def _abs(a: Value) -> Value:
+    if a.lo >= 0:
+        return a
+    top = max(abs(a.lo), abs(a.hi))
+    return replace(a, lo=0.0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi)), hi=top, guarded=False, tags=frozenset())
+
+
+def _relu(a: Value) -> Value:
+    return replace(a, lo=max(a.lo, 0.0), hi=max(a.hi, 0.0), guarded=False, tags=frozenset())
+
+
+def _reduction(tag: str) -> Spec:
+    return lambda args: replace(
+        args.first, known=True, tensor=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", tag}
+    )
+
+
+def _dropout(args: Args) -> Value:
+    x = args.first
+    return replace(hull(x, tensor(0.0, 0.0)), lo=min(x.lo, 0.0), hi=INF if x.hi > 0 else 0.0, tags=frozenset(), guarded=False)
+
+
+def _binary(fn: Callable[[Value, Value], Value]) -> Spec:
+    def spec(args: Args) -> Value:
+        if len(args.positional) < 2 and "other" not in args.keywords:
+            return UNKNOWN_TENSOR
+        return replace(fn(args.first, args.get(1, "other")), tensor=True)
+
+    return spec
+
+
+# Canonical torch names (after `names.canonical`) without the `torch.` prefix; tensor
+# methods use the same table, so `x.sum()` and `torch.sum(x)` are one entry.
+_TORCH_SPECS: dict[str, Spec] = {
+    # shape-preserving: the range of the input
+    **dict.fromkeys(
+        "float double half bfloat16 to type type_as detach clone contiguous view view_as reshape "
+        "reshape_as squeeze unsqueeze permute transpose t flatten unflatten expand expand_as repeat "
+        "repeat_interleave cpu cuda narrow select index_select gather roll flip movedim swapaxes "
+        "chunk split unbind masked_select take_along_dim tile requires_grad_ nan_to_num squeeze_ "
+        "unsqueeze_ cumprod cummax cummin sort topk kthvalue".split(),
+        lambda args: replace(args.first, tensor=True),
+    ),
+    "sum": lambda args: replace(_reduce_sum(args.first), tensor=True),
+    "nansum": lambda args: replace(_reduce_sum(args.first), tensor=True),
+    "cumsum": lambda args: replace(_reduce_sum(args.first), tensor=True),
+    "mean": _reduction("mean"),
+    "nanmean": _reduction("mean"),
+    "median": _reduction("mean"),
+    "amax": _reduction("max"),
+    "amin": _reduction("min"),
+    "min": _reduction("min"),
+    "max": _maximum,
+    "maximum": _maximum,
+    "fmax": _maximum,
+    "norm": _fixed(0.0, INF, "norm", "reduction"),
+    "linalg.norm": _fixed(0.0, INF, "norm", "reduction"),
+    "linalg.vector_norm": _fixed(0.0, INF, "norm", "reduction"),
+    "linalg.matrix_norm": _fixed(0.0, INF, "norm", "reduction"),
+    "std": _fixed(0.0, INF, "std", "reduction"),
+    "var": _fixed(0.0, INF, "var", "reduction"),
+    "count_nonzero": _fixed(0.0, INF, "count", "reduction"),
+    "abs": _unary(_abs),
+    "square": lambda args: replace(_pow(args.first, number(2.0)), tensor=True),
+    "relu": _unary(_relu),
+    "relu6": lambda args: replace(_relu(args.first), hi=min(_relu(args.first).hi, 6.0), tensor=True),
+    "exp": _exp,
+    "softplus": _fixed(0.0, INF, guarded=True),
+    "sigmoid": _fixed(0.0, 1.0, "prob"),
+    "softmax": _fixed(0.0, 1.0, "prob", "softmax"),
+    "log_softmax": _fixed(-INF, 0.0, "log"),
+    "nn.functional.logsigmoid": _fixed(-INF, 0.0, "log"),
+    "tanh": _fixed(-1.0, 1.0, "unit"),
+    "sin": _fixed(-1.0, 1.0, "unit"),
+    "cos": _fixed(-1.0, 1.0, "unit"),
+    "erf": _fixed(-1.0, 1.0, "unit"),
+    "nn.functional.normalize": _fixed(-1.0, 1.0, "unit"),
+    "nn.functional.cosine_similarity": _fixed(-1.0, 1.0, "unit", "cosine"),
+    "cosine_similarity": _fixed(-1.0, 1.0, "unit", "cosine"),
+    "nn.functional.one_hot": _fixed(0.0, 1.0, "mask"),
+    "bernoulli": _fixed(0.0, 1.0, "mask"),
+    "clamp": _clamp,
+    "clip": _clamp,
+    "clamp_": _clamp,
+    "clamp_min": _clamp_min,
+    "clamp_min_": _clamp_min,
+    "clamp_max": _clamp_max,
+    "sqrt": _unary(sqrt),
+    "log": _log,
+    "log2": _log,
+    "log10": _log,
+    "where": _where,
+    "zeros": _fixed(0.0, 0.0),
+    "zeros_like": _fixed(0.0, 0.0),
+    "new_zeros": _fixed(0.0, 0.0),
+    "ones": _fixed(1.0, 1.0),
+    "ones_like": _fixed(1.0, 1.0),
+    "new_ones": _fixed(1.0, 1.0),
+    "full": _full,
+    "full_like": _full_like,
+    "new_full": _full_like,
+    "rand": _fixed(0.0, 1.0),
+    "rand_like": _fixed(0.0, 1.0),
+    "randn": _fixed(-INF, INF),
+    "randn_like": _fixed(-INF, INF),
+    "tensor": _as_tensor,
+    "as_tensor": _as_tensor,
+    "index_add": _index_add,
+    "index_add_": _index_add,
+    "scatter_add": _index_add,
+    "scatter_add_": _index_add,
+    "dropout": _dropout,
+    "add": _binary(add),
+    "sub": _binary(sub),
+    "mul": _binary(mul),
+    "div": _binary(div),
+    "true_divide": _binary(div),
+    "pow": lambda args: replace(_pow(args.first, args.get(1, "exponent")), tensor=True),
+    "neg": _unary(neg),
+}
+
+# Calls whose result is a plain Python number (shape sizes, counts, math), never a tensor.
+_NUMBER_METHODS = frozenset({"size", "numel", "dim", "item", "nelement", "element_size", "tolist", "__len__"})
+_NUMBER_BUILTINS = frozenset({"len", "int", "float", "round", "abs", "min", "max", "sum", "pow", "divmod"})
+_NUMBER_MODULES = ("math.", "numpy.prod", "numpy.sqrt", "operator.")
+_SHAPE_ATTRS = frozenset({"shape", "ndim", "dtype", "device", "training", "in_features", "out_features", "num_features"})
+
+_BINOPS: dict[type, Callable[[Value, Value], Value]] = {
+    cst.Add: add,
+    cst.Subtract: sub,
+    cst.Multiply: mul,
+    cst.Divide: div,
+}
+
+
+def spec_for(name: str) -> Spec | None:
+    """The spec of a canonical torch name; `F.x` falls back to `torch.x` of the same name."""
+    spec = _TORCH_SPECS.get(name)
+    if spec is None and name.startswith("nn.functional."):
+        spec = _TORCH_SPECS.get(name[len("nn.functional."):])
+    return spec
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A local variable's last assignment: the expression and its value at that point."""
+
+    expr: cst.BaseExpression | None
+    value: Value
+
+
+_MAX_DEPTH = 150
+
+
+class ValueAnalyzer:
+    """Computes `Value`s for expressions of one file, memoised per node.
+
+    Names resolve through the bindings of the current scope, which the engine updates
+    in source order, so a name means what it was last assigned before its use.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        # Keyed by id(); the node is kept alongside so a recycled id cannot alias.
+        self._memo: dict[int, tuple[cst.CSTNode, Value]] = {}
+        self.scope = scope
+        self._depth = 0
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        found = self._memo.get(id(node))
+        if found is not None and found[0] is node:
+            return found[1]
+        if self._depth > _MAX_DEPTH:
+            return UNKNOWN  # generated code nested thousands deep: give up, never overflow the stack
+        self._memo[id(node)] = (node, UNKNOWN)  # breaks cycles such as `x = x / x.sum()`
+        self._depth += 1
+        try:
+            result = self._compute(node)
+        finally:
+            self._depth -= 1
+        self._memo[id(node)] = (node, result)
+        return result
+
+    def binding(self, name: str) -> Binding | None:
+        scope: Scope | None = self.scope
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+    def qualname(self, node: cst.BaseExpression) -> str | None:
+        return qualified_name(node, self.scope)
+
+    # The cases are ordered by how often they occur in real code.
+    def _compute(self, node: cst.BaseExpression) -> Value:
+        if isinstance(node, cst.Name):
+            return self._name(node)
+        if isinstance(node, cst.Call):
+            return self._call(node)
+        if isinstance(node, cst.Attribute):
+            return self._attribute(node)
+        if isinstance(node, cst.BinaryOperation):
+            return self._binary(node)
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return number(float(node.evaluated_value))
+        if isinstance(node, cst.Subscript):
+            base = self.value(node.value)
+            if base.number:
+                return Value(lo=0.0, hi=INF, number=True, known=True)
+            return base if base.tensor else UNKNOWN
+        if isinstance(node, cst.UnaryOperation):
+            inner = self.value(node.expression)
+            if isinstance(node.operator, cst.Minus):
+                return neg(inner)
+            if isinstance(node.operator, cst.Plus):
+                return inner
+            return UNKNOWN
+        if isinstance(node, cst.Comparison):
+            operands = [node.left, *(c.comparator for c in node.comparisons)]
+            if any(self.value(o).tensor for o in operands):
+                return tensor(0.0, 1.0, "mask")
+            return UNKNOWN
+        if isinstance(node, cst.IfExp):
+            return hull(self.value(node.body), self.value(node.orelse))
+        return UNKNOWN
+
+    def _name(self, node: cst.Name) -> Value:
+        name = node.value
+        bound = self.binding(name)
+        if bound is not None and bound.value is not UNKNOWN:
+            return bound.value
+        if _EPS_NAME.search(name):
+            return Value(lo=0.0, hi=INF, number=True, known=True, guarded=True, tags=frozenset({"eps"}))
+        if _MASK_NAME.search(name):
+            return tensor(0.0, 1.0, "mask")
+        if name in ("inf", "nan"):
+            return number(math.inf if name == "inf" else math.nan)
+        return UNKNOWN
+
+    def _attribute(self, node: cst.Attribute) -> Value:
+        attr = node.attr.value
+        if _EPS_NAME.search(attr):
+            return Value(lo=0.0, hi=INF, number=True, known=True, guarded=True, tags=frozenset({"eps"}))
+        if attr in _SHAPE_ATTRS:
+            return Value(lo=0.0, hi=INF, number=True, known=True)
+        if attr in ("T", "mT", "data", "real"):
+            return self.value(node.value)
+        qual = self.qualname(node)
+        if qual is not None:
+            if qual in ("math.inf", "torch.inf", "numpy.inf"):
+                return number(INF)
+            if qual in ("math.pi", "torch.pi", "numpy.pi"):
+                return number(math.pi)
+            if qual.startswith("math."):
+                return Value(number=True)
+        if _MASK_NAME.search(attr):
+            return tensor(0.0, 1.0, "mask")
+        return UNKNOWN
+
+    def _binary(self, node: cst.BinaryOperation) -> Value:
+        op = type(node.operator)
+        left, right = self.value(node.left), self.value(node.right)
+        if op is cst.Power:
+            return _pow(left, right)
+        fn = _BINOPS.get(op)
+        if fn is None:
+            return UNKNOWN_TENSOR if left.tensor or right.tensor else UNKNOWN
+        return fn(left, right)
+
+    def _args(self, call: cst.Call, receiver: Value | None) -> Args:
+        positional: list[Value] = [] if receiver is None else [receiver]
+        keywords: dict[str, Value] = {}
+        for arg in call.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                keywords[arg.keyword.value] = self.value(arg.value)
+            else:
+                positional.append(self.value(arg.value))
+        return Args(positional, keywords, list(call.args))
+
+    def call_name(self, call: cst.Call) -> tuple[str | None, bool]:
+        """(canonical name without `torch.`, is_method) of a call, or (None, False).
+
+        `torch.log(x)` and `x.log()` both give `log`; `F.softmax` gives
+        `nn.functional.softmax`; a method on a module alias (`math.log`) is not a method.
+        """
+        func = call.func
+        qual = self.qualname(func)
+        if qual is not None:
+            if qual.startswith("torch."):
+                return qual[len("torch."):], False
+            return "@" + qual, False
+        if isinstance(func, cst.Attribute):
+            return func.attr.value, True
+        return None, False
+
+    def _call(self, node: cst.Call) -> Value:
+        name, is_method = self.call_name(node)
+        if name is None:
+            if isinstance(node.func, cst.Name) and node.func.value in _NUMBER_BUILTINS:
+                if node.func.value == "float" and node.args and isinstance(node.args[0].value, cst.SimpleString):
+                    text = node.args[0].value.evaluated_value
+                    if isinstance(text, str) and text.strip().lstrip("+-").lower() in ("inf", "infinity", "nan"):
+                        value = math.nan if "nan" in text.lower() else (-INF if text.strip().startswith("-") else INF)
+                        return number(value)
+                return Value(number=True)
+            return UNKNOWN
+        if name.startswith("@"):
+            if name.startswith(_NUMBER_MODULES):
+                return Value(number=True)
+            return UNKNOWN
+        if is_method:
+            receiver_node = node.func.value  # type: ignore[attr-defined]
+            if isinstance(receiver_node, cst.Name) and receiver_node.value in ("self", "cls"):
+                return UNKNOWN  # `self.norm(x)` calls a submodule, not Tensor.norm
+            if name in _NUMBER_METHODS:
+                return Value(number=True)
+            receiver = self.value(receiver_node)
+            spec = _TORCH_SPECS.get(name)
+            if receiver.number or spec is None:
+                return UNKNOWN_TENSOR if receiver.tensor else UNKNOWN
+            return spec(self._args(node, replace(receiver, tensor=True)))
+        spec = spec_for(name)
+        if spec is None:
+            return UNKNOWN_TENSOR
+        return spec(self._args(node, None))
