@@ -33,3 +33,15 @@ class Settings:
 
 def _longest_prefix(code: str, prefixes: tuple[str, ...]) -> int:
     return max((len(p) for p in prefixes if code.startswith(p)), default=-1)
+
+
+@dataclass(frozen=True)
+class TraceTarget:
+    """A model to trace: `package.module:attr` and how to feed it."""
+
+    target: str
+    # One shape per model input, e.g. ((4, 8),); None when the target gives example inputs.
+    input_shapes: tuple[tuple[int, ...], ...] | None = None
+    # One (low, high) per model input; None means unbounded float inputs.
+    input_ranges: tuple[tuple[float, float], ...] | None = None
+    checkpoint: str | None = None

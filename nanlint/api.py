@@ -1,0 +1,84 @@
+"""The one place the analyzers are wired: discover -> static -> graph -> merge.
+
+Nothing here imports torch: the graph analyzer is imported only when a trace target
+is given, so `import nanlint` and a static run stay torch-free.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from nanlint.catalog import load_catalog
+from nanlint.config import Settings, TraceTarget
+from nanlint.discover import discover
+from nanlint.findings import Analyzer, Evidence, Finding
+from nanlint.merge import merge
+from nanlint.reading import Unreadable, read_source
+from nanlint.report import RunSummary
+from nanlint.source.engine import analyze_source, internal_error
+
+
+def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Finding]:
+    """Static findings for one file's text, merged and sorted."""
+    settings = settings or Settings()
+    try:
+        return merge(analyze_source(source, path, settings))
+    except RecursionError as exc:  # libcst's parser and code generator recurse per nesting level
+        return [internal_error(path, "parser", exc)]
+
+
+def unreadable_finding(path: str, problem: Unreadable) -> Finding:
+    meta = load_catalog()["NAN001"]
+    return Finding(
+        code=meta.code,
+        name=meta.name,
+        severity=meta.severity,
+        message=meta.format_message(reason=problem.reason),
+        path=path,
+        line=problem.line,
+        column=problem.column,
+        end_line=problem.line,
+        end_column=problem.column + 1,
+        evidence=(Evidence(Analyzer.STATIC, problem.reason),),
+    )
+
+
+def check_file(path: Path, settings: Settings) -> list[Finding]:
+    text = read_source(path)
+    if isinstance(text, Unreadable):
+        return [unreadable_finding(str(path), text)] if settings.enabled("NAN001") else []
+    return check_source(text, str(path), settings)
+
+
+def check_paths(
+    paths: Sequence[str],
+    settings: Settings | None = None,
+    traces: Sequence[TraceTarget] = (),
+) -> RunSummary:
+    """Check files, folders and globs; trace the given targets; one merged report."""
+    settings = settings or Settings()
+    found = discover(list(paths))
+    findings: list[Finding] = []
+    for path in found.files:
+        findings.extend(check_file(path, settings))
+    if traces:
+        from nanlint.graph import analyze_target
+
+        shown = {path.resolve(): str(path) for path in found.files}
+        for target in traces:
+            findings.extend(_as_shown(f, shown) for f in analyze_target(target, settings))
+    return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors)
+
+
+def _as_shown(finding: Finding, shown: dict[Path, str]) -> Finding:
+    """Graph findings name files by absolute path; show them as the static run does."""
+    if not finding.path or finding.path.startswith("<"):
+        return finding
+    resolved = Path(finding.path).resolve()
+    if resolved in shown:
+        return replace(finding, path=shown[resolved])
+    try:
+        return replace(finding, path=str(resolved.relative_to(Path.cwd())))
+    except ValueError:
+        return finding

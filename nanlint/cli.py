@@ -1,0 +1,174 @@
+"""The command line: parse options, call the API, print. No analysis here."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import click
+
+from nanlint import __version__
+from nanlint.config import PRECISIONS, Settings, TraceTarget
+from nanlint.report import FORMATS, RunSummary, formatter
+
+# Findings that mean the requested analysis did not fully run.
+_INCOMPLETE = frozenset({"NAN002", "NAN004"})
+
+
+class _DefaultCheck(click.Group):
+    """`nanlint src/` means `nanlint check src/`, as with ruff."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _codes(value: str | None) -> tuple[str, ...]:
+    return tuple(code.strip().upper() for code in (value or "").split(",") if code.strip())
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a shape such as 4,8") from None
+    if not shape or any(size <= 0 for size in shape):
+        raise click.BadParameter(f"{text!r}: sizes must be positive integers")
+    return shape
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a range such as -1,1") from None
+    if not low <= high:
+        raise click.BadParameter(f"{text!r}: the low end is above the high end")
+    return low, high
+
+
+def _targets(
+    targets: Sequence[str], shapes: Sequence[str], ranges: Sequence[str], checkpoint: str | None
+) -> list[TraceTarget]:
+    try:
+        input_shapes = tuple(_shape(s) for s in shapes) or None
+        input_ranges = tuple(_range(r) for r in ranges) or None
+    except click.BadParameter as error:
+        raise click.UsageError(error.format_message()) from None
+    return [TraceTarget(t, input_shapes, input_ranges, checkpoint) for t in targets]
+
+
+def _exit_code(summary: RunSummary, exit_zero: bool) -> int:
+    if summary.errors or any(f.code in _INCOMPLETE for f in summary.findings):
+        return 2
+    return 1 if summary.findings and not exit_zero else 0
+
+
+def _emit(summary: RunSummary, output_format: str, output_file: str | None) -> None:
+    for error in summary.errors:
+        click.echo(f"nanlint: error: {error}", err=True)
+    text = formatter(output_format)(summary)
+    if output_file:
+        with open(output_file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(cls=_DefaultCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nanlint")
+def main() -> None:
+    """Find the code and model states that make PyTorch produce NaN or Inf."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=str)
+@click.option("--select", help="Only these codes or prefixes, comma-separated (NAN1,NAN301).")
+@click.option("--extend-select", help="Add these codes or prefixes to the selection.")
+@click.option("--ignore", help="Skip these codes or prefixes, comma-separated.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="The precision the code runs in; auto infers it per file.")
+@click.option("--min-batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="NAN401: the smallest safe BatchNorm training batch.")
+@click.option("--trace", "traces", multiple=True, metavar="MODULE:ATTR",
+              help="Also trace this model and analyse its graph (runs its code).")
+@click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Input shape for --trace, one per input.")
+@click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Input value range for --trace.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+def check(
+    paths: tuple[str, ...],
+    select: str | None,
+    extend_select: str | None,
+    ignore: str | None,
+    output_format: str,
+    output_file: str | None,
+    precision: str,
+    min_batch_size: int,
+    traces: tuple[str, ...],
+    shapes: tuple[str, ...],
+    ranges: tuple[str, ...],
+    exit_zero: bool,
+) -> None:
+    """Check PATHS (files, folders, globs) for NaN/Inf hazards."""
+    from nanlint.api import check_paths
+
+    if not paths and not traces:
+        raise click.UsageError("give at least one path to check (or --trace MODULE:ATTR)")
+    settings = Settings(
+        select=_codes(select),
+        extend_select=_codes(extend_select),
+        ignore=_codes(ignore),
+        precision=precision,
+        min_batch_size=min_batch_size,
+    )
+    summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None))
+    _emit(summary, output_format, output_file)
+    sys.exit(_exit_code(summary, exit_zero))
+
+
+@main.command()
+@click.argument("target")
+@click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input.")
+@click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="A state_dict to load (weights only).")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
+def trace(
+    target: str,
+    shapes: tuple[str, ...],
+    ranges: tuple[str, ...],
+    checkpoint: str | None,
+    output_format: str,
+    output_file: str | None,
+) -> None:
+    """Trace TARGET (package.module:attr) and analyse its graph with its real weights."""
+    from nanlint.api import check_paths
+
+    summary = check_paths([], Settings(), _targets([target], shapes, ranges, checkpoint))
+    _emit(summary, output_format, output_file)
+    sys.exit(_exit_code(summary, exit_zero=False))
+
+
+@main.command(name="rules")
+def list_rules() -> None:
+    """List every rule: code, name, analyzers, fix, default."""
+    from nanlint.catalog import load_catalog
+
+    for meta in load_catalog().values():
+        analyzers = ",".join(meta.analyzers)
+        default = "on" if meta.default else "off"
+        click.echo(f"{meta.code}  {meta.name:<30} {analyzers:<20} fix={meta.fix:<6} {default}  {meta.summary}")
+
+
+@main.command(name="rule")
+@click.argument("code")
+def show_rule(code: str) -> None:
+    """Print the document of rule CODE."""
+    from nanlint.catalog import load_catalog
+
+    meta = load_catalog().get(code.upper())
+    if meta is None:
+        raise click.UsageError(f"no rule {code!r}; `nanlint rules` lists them")
+    click.echo(meta.body.strip())
