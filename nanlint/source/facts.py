@@ -2,9 +2,11 @@
 
 The precision a file runs in decides whether `eps=1e-8` is a hazard (it is 0.0 in
 float16) and whether a `-1e9` mask constant overflows, so it is inferred once here from
-what the file does: `.half()`, `torch.float16`/`torch.half` anywhere (dtype arguments,
-`.to(...)`), fp16 autocast (`torch.cuda.amp.autocast()` and CUDA autocast default to
-float16), and the bfloat16 equivalents.
+what the file does. Two kinds of float16 evidence are kept apart because they mean
+different things for an optimizer: `.half()` / `torch.float16` dtypes store tensors and
+parameters in float16 (Adam's eps then lives in float16 too), while fp16 autocast
+(`torch.cuda.amp.autocast()`, CUDA autocast, `dtype=torch.float16`) runs some ops in
+float16 on float32 parameters.
 """
 from __future__ import annotations
 
@@ -21,24 +23,28 @@ _AUTOCAST = frozenset({"torch.autocast", "torch.cuda.amp.autocast", "torch.amp.a
 
 @dataclass
 class FileFacts:
-    fp16_sites: list[cst.CSTNode] = field(default_factory=list)
+    # Nodes that store tensors or parameters in float16: `.half()`, `torch.float16` dtypes.
+    half_storage: list[cst.CSTNode] = field(default_factory=list)
+    fp16_autocast: list[cst.CSTNode] = field(default_factory=list)
     bf16_sites: list[cst.CSTNode] = field(default_factory=list)
+    # dtype arguments of autocast calls, so they are not also taken for storage.
+    _autocast_dtypes: set[int] = field(default_factory=set)
 
     def observe_attribute(self, node: cst.Attribute, scope: Scope) -> None:
-        if node.attr.value in ("float16", "half", "bfloat16"):
+        if node.attr.value in ("float16", "half", "bfloat16") and id(node) not in self._autocast_dtypes:
             qual = qualified_name(node, scope)
             if qual in FP16_NAMES:
-                self.fp16_sites.append(node)
+                self.half_storage.append(node)
             elif qual in BF16_NAMES:
                 self.bf16_sites.append(node)
 
     def observe_call(self, node: cst.Call, scope: Scope) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and not node.args:
-            if func.attr.value == "half" and qualified_name(func, scope) is None:
-                self.fp16_sites.append(node)
+        if isinstance(func, cst.Attribute) and not node.args and qualified_name(func, scope) is None:
+            if func.attr.value == "half":
+                self.half_storage.append(node)
                 return
-            if func.attr.value == "bfloat16" and qualified_name(func, scope) is None:
+            if func.attr.value == "bfloat16":
                 self.bf16_sites.append(node)
                 return
         if not isinstance(func, (cst.Attribute, cst.Name)) or "autocast" not in _last_name(func):
@@ -46,12 +52,22 @@ class FileFacts:
         qual = qualified_name(func, scope)
         if qual not in _AUTOCAST:
             return
-        if any(arg.keyword is not None and arg.keyword.value == "dtype" for arg in node.args):
-            return  # the dtype attribute itself is observed
-        if qual == "torch.cuda.amp.autocast" or _device_is_cuda(node):
-            self.fp16_sites.append(node)
-        elif qual == "torch.cpu.amp.autocast" or _device_is_cpu(node):
-            self.bf16_sites.append(node)
+        dtype = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+        if dtype is not None:
+            self._autocast_dtypes.add(id(dtype))
+            dtype_name = qualified_name(dtype, scope)
+            if dtype_name in FP16_NAMES:
+                self.fp16_autocast.append(node)
+            elif dtype_name in BF16_NAMES:
+                self.bf16_sites.append(node)
+        elif qual == "torch.cuda.amp.autocast" or _device_argument(node) == "cuda":
+            self.fp16_autocast.append(node)  # CUDA autocast defaults to float16
+        elif qual == "torch.cpu.amp.autocast" or _device_argument(node) == "cpu":
+            self.bf16_sites.append(node)  # CPU autocast defaults to bfloat16
+
+    @property
+    def fp16_sites(self) -> list[cst.CSTNode]:
+        return self.half_storage + self.fp16_autocast
 
     def precision(self, setting: str) -> str:
         """The effective precision of the file: the setting, or inferred when `auto`."""
@@ -76,11 +92,3 @@ def _device_argument(node: cst.Call) -> str | None:
                 return value if isinstance(value, str) else None
             return None
     return None
-
-
-def _device_is_cuda(node: cst.Call) -> bool:
-    return _device_argument(node) == "cuda"
-
-
-def _device_is_cpu(node: cst.Call) -> bool:
-    return _device_argument(node) == "cpu"
