@@ -11,7 +11,7 @@ from typing import Sequence
 
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings, TraceTarget
-from nanlint.discover import discover
+from nanlint.discover import DEFAULT_EXCLUDES, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
 from nanlint.reading import Unreadable, read_source
@@ -58,7 +58,7 @@ def check_paths(
 ) -> RunSummary:
     """Check files, folders and globs; trace the given targets; one merged report."""
     settings = settings or Settings()
-    found = discover(list(paths))
+    found = discover(list(paths), excludes=excludes(settings))
     findings: list[Finding] = []
     for path in found.files:
         findings.extend(check_file(path, settings))
@@ -69,6 +69,11 @@ def check_paths(
         for target in traces:
             findings.extend(_as_shown(f, shown) for f in analyze_target(target, settings))
     return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors)
+
+
+def excludes(settings: Settings) -> Excludes:
+    patterns = settings.exclude if settings.exclude is not None else tuple(sorted(DEFAULT_EXCLUDES))
+    return Excludes(patterns + settings.extend_exclude, settings.respect_gitignore)
 
 
 def _as_shown(finding: Finding, shown: dict[Path, str]) -> Finding:

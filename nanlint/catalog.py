@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 from nanlint.findings import Severity
 
@@ -46,6 +47,9 @@ class RuleMeta:
     path: Path
     # Line of the document on which `body` starts, to point test failures at the document.
     body_line: int
+    # The rule's options and their defaults (front matter `[options]`), settable per rule
+    # in `[tool.nanlint.options.NANxxx]`; the default's type is the option's type.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -95,6 +99,7 @@ def parse_rule_document(path: Path) -> RuleMeta:
         body=text[match.end():],
         path=path,
         body_line=text.count("\n", 0, match.end()) + 1,
+        options=meta.get("options", {}),
     )
 
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import Sequence
 
 import click
 
 from nanlint import __version__
-from nanlint.config import PRECISIONS, Settings, TraceTarget
+from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
 from nanlint.report import FORMATS, RunSummary, formatter
 
 # Findings that mean the requested analysis did not fully run.
@@ -75,6 +77,21 @@ def _emit(summary: RunSummary, output_format: str, output_file: str | None) -> N
         click.echo(text, nl=False)
 
 
+def _project(paths: Sequence[str], config_file: Path | None) -> ProjectConfig:
+    """The configuration of the run: `--config`, else the nearest to the first path."""
+    start = Path(paths[0]) if paths and paths[0] != "-" else Path.cwd()
+    try:
+        return config_for(start, config_file)
+    except ConfigError as error:
+        click.echo(f"nanlint: error: {error}", err=True)
+        sys.exit(2)
+
+
+def _override(settings: Settings, **flags: object) -> Settings:
+    """CLI flags win over the configuration; an absent flag (None or empty) leaves it."""
+    return replace(settings, **{name: value for name, value in flags.items() if value not in (None, ())})
+
+
 @click.group(cls=_DefaultCheck, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nanlint")
 def main() -> None:
@@ -88,15 +105,17 @@ def main() -> None:
 @click.option("--ignore", help="Skip these codes or prefixes, comma-separated.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-              help="The precision the code runs in; auto infers it per file.")
-@click.option("--min-batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="NAN401: the smallest safe BatchNorm training batch.")
+@click.option("--precision", type=click.Choice(PRECISIONS),
+              help="The precision the code runs in; auto (the default) infers it per file.")
+@click.option("--min-batch-size", type=click.IntRange(min=1),
+              help="NAN401: the smallest safe BatchNorm training batch (default 8).")
 @click.option("--trace", "traces", multiple=True, metavar="MODULE:ATTR",
               help="Also trace this model and analyse its graph (runs its code).")
 @click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Input shape for --trace, one per input.")
 @click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Input value range for --trace.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read settings from this file instead of the nearest pyproject.toml.")
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -110,16 +129,22 @@ def check(
     shapes: tuple[str, ...],
     ranges: tuple[str, ...],
     exit_zero: bool,
+    config_file: Path | None,
 ) -> None:
     """Check PATHS (files, folders, globs) for NaN/Inf hazards."""
     from nanlint.api import check_paths
 
     if not paths and not traces:
         raise click.UsageError("give at least one path to check (or --trace MODULE:ATTR)")
-    settings = Settings(
+    project = _project(paths, config_file)
+    # As in ruff, a `--select` starts the selection afresh: the configuration's select,
+    # extend-select and ignore no longer apply; `--ignore`/`--extend-select` add to them.
+    base = replace(project.settings, select=(), extend_select=(), ignore=()) if select else project.settings
+    settings = _override(
+        base,
         select=_codes(select),
-        extend_select=_codes(extend_select),
-        ignore=_codes(ignore),
+        extend_select=base.extend_select + _codes(extend_select),
+        ignore=base.ignore + _codes(ignore),
         precision=precision,
         min_batch_size=min_batch_size,
     )
@@ -129,24 +154,37 @@ def check(
 
 
 @main.command()
-@click.argument("target")
+@click.argument("target", required=False)
 @click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input.")
 @click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="A state_dict to load (weights only).")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read settings and trace targets from this file.")
 def trace(
-    target: str,
+    target: str | None,
     shapes: tuple[str, ...],
     ranges: tuple[str, ...],
     checkpoint: str | None,
     output_format: str,
     output_file: str | None,
+    config_file: Path | None,
 ) -> None:
-    """Trace TARGET (package.module:attr) and analyse its graph with its real weights."""
+    """Trace TARGET (package.module:attr) and analyse its graph with its real weights.
+
+    Without TARGET, trace every `[[tool.nanlint.trace]]` target of the configuration.
+    """
     from nanlint.api import check_paths
 
-    summary = check_paths([], Settings(), _targets([target], shapes, ranges, checkpoint))
+    project = _project([], config_file)
+    if target is not None:
+        targets = _targets([target], shapes, ranges, checkpoint)
+    elif project.traces:
+        targets = list(project.traces)
+    else:
+        raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
+    summary = check_paths([], project.settings, targets)
     _emit(summary, output_format, output_file)
     sys.exit(_exit_code(summary, exit_zero=False))
 

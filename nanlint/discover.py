@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nanlint.pathglob import matches_any
 
 SOURCE_SUFFIXES = (".py", ".pyi")
 
@@ -18,6 +21,17 @@ DEFAULT_EXCLUDES = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Excludes:
+    """What a folder walk skips: name or anchored patterns (see pathglob), and .gitignore."""
+
+    patterns: tuple[str, ...] = tuple(sorted(DEFAULT_EXCLUDES))
+    gitignore: bool = False
+
+    def skips(self, path: Path) -> bool:
+        return path.name.endswith(".egg-info") or matches_any(path, self.patterns)
+
+
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)
@@ -25,7 +39,9 @@ class Discovery:
     errors: list[str] = field(default_factory=list)
 
 
-def discover(paths: list[str], suffixes: tuple[str, ...] = SOURCE_SUFFIXES) -> Discovery:
+def discover(
+    paths: list[str], suffixes: tuple[str, ...] = SOURCE_SUFFIXES, excludes: Excludes = Excludes()
+) -> Discovery:
     found = Discovery()
     seen: set[Path] = set()
 
@@ -38,7 +54,7 @@ def discover(paths: list[str], suffixes: tuple[str, ...] = SOURCE_SUFFIXES) -> D
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for file in _walk(path, suffixes, found.errors):
+            for file in _walk(path, suffixes, found.errors, excludes):
                 add(file)
         elif path.exists() or path.is_symlink():
             add(path)  # named explicitly: checked whatever its suffix
@@ -47,16 +63,17 @@ def discover(paths: list[str], suffixes: tuple[str, ...] = SOURCE_SUFFIXES) -> D
             if not matches:
                 found.errors.append(f"{raw}: no file matches this pattern")
             for match in matches:
-                if Path(match).is_file() and match.endswith(suffixes):
+                if Path(match).is_file() and match.endswith(suffixes) and not excludes.skips(Path(match)):
                     add(Path(match))
         else:
             found.errors.append(f"{raw}: no such file or directory")
     return found
 
 
-def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str]) -> list[Path]:
+def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str], excludes: Excludes) -> list[Path]:
     files: list[Path] = []
     visited: set[tuple[int, int]] = set()
+    kept = _git_visible(root) if excludes.gitignore else None
 
     def on_error(error: OSError) -> None:
         errors.append(f"{error.filename}: cannot list this folder ({error.strerror})")
@@ -67,6 +84,43 @@ def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str]) -> list[Path
             dirs[:] = []
             continue
         visited.add((stat.st_dev, stat.st_ino))
-        dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.endswith(".egg-info"))
-        files.extend(Path(folder, name) for name in sorted(names) if name.endswith(suffixes))
+        dirs[:] = sorted(
+            d for d in dirs if not excludes.skips(Path(folder, d)) and (kept is None or _key(Path(folder, d)) in kept)
+        )
+        files.extend(
+            Path(folder, name)
+            for name in sorted(names)
+            if name.endswith(suffixes)
+            and not excludes.skips(Path(folder, name))
+            and (kept is None or _key(Path(folder, name)) in kept)
+        )
     return files
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)
+
+
+def _git_visible(root: Path) -> set[str] | None:
+    """Files under `root` that git does not ignore, and their folders; None outside git.
+
+    One `git ls-files` call for the whole walk: git prunes ignored folders itself, so a
+    large ignored `data/` or `wandb/` folder is never listed.
+    """
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, check=True, timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    base = os.path.abspath(root)
+    kept: set[str] = set()
+    for relative in listed.decode("utf-8", "surrogateescape").split("\0"):
+        if not relative:
+            continue
+        path = os.path.join(base, relative)
+        while path not in kept and path != base and path.startswith(base):
+            kept.add(path)
+            path = os.path.dirname(path)
+    return kept
