@@ -442,6 +442,13 @@ _TORCH_SPECS: dict[str, Spec] = {
     "neg": _unary(neg),
 }
 
+# Torch functions that are not Tensor methods: `F.softplus(x)` on an unknown `F` is not
+# `Tensor.softplus`, it is someone else's function.
+_FUNCTIONS_ONLY = frozenset(
+    "softplus zeros zeros_like ones ones_like full full_like rand rand_like randn randn_like "
+    "tensor as_tensor dropout cosine_similarity".split()
+)
+
 # Calls whose result is a plain Python number (shape sizes, counts, math), never a tensor.
 _NUMBER_METHODS = frozenset({"size", "numel", "dim", "item", "nelement", "element_size", "tolist", "__len__"})
 _NUMBER_BUILTINS = frozenset({"len", "int", "float", "round", "abs", "min", "max", "sum", "pow", "divmod"})
@@ -640,7 +647,7 @@ class ValueAnalyzer:
             if name in _NUMBER_METHODS:
                 return Value(number=True)
             receiver = self.value(receiver_node)
-            spec = _TORCH_SPECS.get(name)
+            spec = None if name in _FUNCTIONS_ONLY else _TORCH_SPECS.get(name)
             if receiver.number or spec is None:
                 return UNKNOWN_TENSOR if receiver.tensor else UNKNOWN
             return spec(self._args(node, replace(receiver, tensor=True)))

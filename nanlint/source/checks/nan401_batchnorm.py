@@ -35,7 +35,11 @@ class BatchNormTinyBatch(StaticRule):
         super().__init__(ctx)
         self.has_batch_norm = False
         self.trains = False
-        self.batches: list[tuple[cst.CSTNode, int, str]] = []
+        # Scopes that run backward() or an optimizer step: a train-mode forward elsewhere
+        # (a quick check of the outputs) is not training.
+        self.optimizing_scopes: set[int] = set()
+        # (node, size, what configured it, scope that must optimize or None for loaders)
+        self.batches: list[tuple[cst.CSTNode, int, str, int | None]] = []
         # Train/eval mode of module variables, by (scope, name), in source order.
         self.modes: dict[tuple[int, str], bool] = {}
 
@@ -59,12 +63,13 @@ class BatchNormTinyBatch(StaticRule):
             self.trains = True  # shuffling is what training loaders do
         size = self._literal_size(batch)
         if batch is not None and size is not None:
-            self.batches.append((batch, size, f"DataLoader(batch_size={size})"))
+            self.batches.append((batch, size, f"DataLoader(batch_size={size})", None))
 
     def _method(self, node: cst.Call, func: cst.Attribute) -> None:
         method = func.attr.value
         if method == "backward" or (method == "step" and not node.args):
             self.trains = True
+            self.optimizing_scopes.add(id(self.ctx.scope))
         if method in ("train", "eval") and isinstance(func.value, cst.Name):
             training = method == "train" and not (node.args and _is_false(node.args[0].value))
             self.modes[(id(self.ctx.scope), func.value.value)] = training
@@ -84,7 +89,8 @@ class BatchNormTinyBatch(StaticRule):
             return
         size = self._literal_size(_first_size(argument, name))
         if size is not None:
-            self.batches.append((node, size, f"a training batch of {size} (`{self.ctx.short_code(argument, 40)}`)"))
+            source = f"a training batch of {size} (`{self.ctx.short_code(argument, 40)}`)"
+            self.batches.append((node, size, source, id(self.ctx.scope)))
 
     def _literal_size(self, node: cst.BaseExpression | None) -> int | None:
         if node is None:
@@ -99,8 +105,8 @@ class BatchNormTinyBatch(StaticRule):
             return
         settings = self.ctx.settings
         minimum = settings.option("NAN401", "min-batch-size", settings.min_batch_size)
-        for node, size, source in self.batches:
-            if size >= minimum:
+        for node, size, source, scope in self.batches:
+            if size >= minimum or (scope is not None and scope not in self.optimizing_scopes):
                 continue
             if size == 1:
                 why = "BatchNorm raises 'Expected more than 1 value per channel' on (N, C) inputs, and one sample's statistics are its own values"
