@@ -50,17 +50,13 @@ class RuleMeta:
     # The rule's options and their defaults (front matter `[options]`), settable per rule
     # in `[tool.nanlint.options.NANxxx]`; the default's type is the option's type.
     options: Mapping[str, Any] = field(default_factory=dict)
+    # One line for tables, `nanlint rules` and SARIF: front matter `summary`, else the
+    # first sentence of "What it does".
+    summary: str = ""
 
     @property
     def url(self) -> str:
         return DOCS_URL.format(code=self.code)
-
-    @property
-    def summary(self) -> str:
-        """The first sentence of 'What it does', for tables and SARIF."""
-        match = re.search(r"## What it does\n+(.+?)(?:\n\n|\Z)", self.body, re.DOTALL)
-        text = " ".join(match.group(1).split()) if match else self.name
-        return text.split(". ")[0].rstrip(".") + "."
 
     def examples(self, kind: str | None = None) -> list[Example]:
         found = []
@@ -82,6 +78,13 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+def _first_sentence(body: str) -> str:
+    match = re.search(r"## What it does\n+(.+?)(?:\n\n|\Z)", body, re.DOTALL)
+    if not match:
+        return ""
+    return " ".join(match.group(1).split()).split(". ")[0].rstrip(".:") + "."
+
+
 def parse_rule_document(path: Path) -> RuleMeta:
     text = path.read_text(encoding="utf-8")
     match = _FRONT_MATTER.match(text)
@@ -100,6 +103,7 @@ def parse_rule_document(path: Path) -> RuleMeta:
         path=path,
         body_line=text.count("\n", 0, match.end()) + 1,
         options=meta.get("options", {}),
+        summary=meta.get("summary") or _first_sentence(text[match.end():]) or meta["name"],
     )
 
 
