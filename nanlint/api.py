@@ -17,15 +17,17 @@ from nanlint.merge import merge
 from nanlint.reading import Unreadable, read_source
 from nanlint.report import RunSummary
 from nanlint.source.engine import analyze_source, internal_error
+from nanlint.suppressions import suppress_file, suppress_mapped
 
 
 def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Finding]:
-    """Static findings for one file's text, merged and sorted."""
+    """Static findings for one file's text, merged, suppressions applied, sorted."""
     settings = settings or Settings()
     try:
-        return merge(analyze_source(source, path, settings))
+        findings = merge(analyze_source(source, path, settings))
     except RecursionError as exc:  # libcst's parser and code generator recurse per nesting level
-        return [internal_error(path, "parser", exc)]
+        findings = [internal_error(path, "parser", exc)]
+    return suppress_file(findings, source, path, settings)
 
 
 def unreadable_finding(path: str, problem: Unreadable) -> Finding:
@@ -47,7 +49,8 @@ def unreadable_finding(path: str, problem: Unreadable) -> Finding:
 def check_file(path: Path, settings: Settings) -> list[Finding]:
     text = read_source(path)
     if isinstance(text, Unreadable):
-        return [unreadable_finding(str(path), text)] if settings.enabled("NAN001") else []
+        found = [unreadable_finding(str(path), text)] if settings.enabled("NAN001") else []
+        return suppress_file(found, None, str(path), settings)
     return check_source(text, str(path), settings)
 
 
@@ -68,7 +71,13 @@ def check_paths(
         shown = {path.resolve(): str(path) for path in found.files}
         for target in traces:
             findings.extend(_as_shown(f, shown) for f in analyze_target(target, settings))
+        findings = suppress_mapped(merge(findings), settings, _text_of)
     return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors)
+
+
+def _text_of(path: str) -> str | None:
+    text = read_source(Path(path))
+    return None if isinstance(text, Unreadable) else text
 
 
 def excludes(settings: Settings) -> Excludes:
