@@ -1,8 +1,10 @@
 """The command line: parse options, call the API, print. No analysis here."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -10,7 +12,7 @@ import click
 
 from nanlint import __version__
 from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
-from nanlint.report import FORMATS, RunSummary, formatter
+from nanlint.report import FORMATS, STATISTICS_FORMATS, Formatter, RunSummary, formatter
 
 # Findings that mean the requested analysis did not fully run.
 _INCOMPLETE = frozenset({"NAN002", "NAN004"})
@@ -66,10 +68,27 @@ def _exit_code(summary: RunSummary, exit_zero: bool) -> int:
     return 1 if summary.findings and not exit_zero else 0
 
 
-def _emit(summary: RunSummary, output_format: str, output_file: str | None) -> None:
+def _render(
+    output_format: str, output_file: str | None, statistics: bool = False, texts: dict[str, str] | None = None
+) -> Formatter:
+    """The formatter; the text one shows source and colours only on a terminal."""
+    if statistics and output_format not in STATISTICS_FORMATS:
+        raise click.UsageError(f"--statistics prints {' or '.join(STATISTICS_FORMATS)}, not {output_format}")
+    render = formatter(output_format, statistics)
+    if output_format != "text" or statistics:
+        return render
+    from nanlint.report import text
+    from nanlint.report.source_lines import SourceLines
+
+    terminal = output_file is None and sys.stdout.isatty()
+    colour = terminal and not os.environ.get("NO_COLOR")
+    return partial(text.render, show_source=terminal, colour=colour, lines=SourceLines(texts))
+
+
+def _emit(summary: RunSummary, render: Formatter, output_file: str | None) -> None:
     for error in summary.errors:
         click.echo(f"nanlint: error: {error}", err=True)
-    text = formatter(output_format)(summary)
+    text = render(summary)
     if output_file:
         with open(output_file, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -116,6 +135,7 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings from this file instead of the nearest pyproject.toml.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings of each code instead.")
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -130,6 +150,7 @@ def check(
     ranges: tuple[str, ...],
     exit_zero: bool,
     config_file: Path | None,
+    statistics: bool,
 ) -> None:
     """Check PATHS (files, folders, globs) for NaN/Inf hazards."""
     from nanlint.api import check_paths
@@ -148,8 +169,9 @@ def check(
         precision=precision,
         min_batch_size=min_batch_size,
     )
+    render = _render(output_format, output_file, statistics)
     summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None))
-    _emit(summary, output_format, output_file)
+    _emit(summary, render, output_file)
     sys.exit(_exit_code(summary, exit_zero))
 
 
@@ -185,7 +207,7 @@ def trace(
     else:
         raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
     summary = check_paths([], project.settings, targets)
-    _emit(summary, output_format, output_file)
+    _emit(summary, _render(output_format, output_file), output_file)
     sys.exit(_exit_code(summary, exit_zero=False))
 
 

@@ -24,11 +24,17 @@ class RunSummary:
 Formatter = Callable[[RunSummary], str]
 
 
-def formatter(name: str) -> Formatter:
-    from nanlint.report import json_format, text
+def formatter(name: str, statistics: bool = False) -> Formatter:
+    """The formatter for `--format name` (`--statistics`: counts by code, text or json)."""
+    from nanlint.report import github, json_format, sarif, statistics as stats, text
 
-    formatters: dict[str, Formatter] = {"text": text.render, "json": json_format.render}
+    if statistics:
+        return {"text": stats.render_text, "json": stats.render_json}[name]
+    formatters: dict[str, Formatter] = {
+        "text": text.render, "json": json_format.render, "sarif": sarif.render, "github": github.render,
+    }
     return formatters[name]
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "github")
+STATISTICS_FORMATS = ("text", "json")
