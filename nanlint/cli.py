@@ -215,11 +215,9 @@ def trace(
 def list_rules() -> None:
     """List every rule: code, name, analyzers, fix, default."""
     from nanlint.catalog import load_catalog
+    from nanlint.report.rule_docs import rules_table
 
-    for meta in load_catalog().values():
-        analyzers = ",".join(meta.analyzers)
-        default = "on" if meta.default else "off"
-        click.echo(f"{meta.code}  {meta.name:<30} {analyzers:<20} fix={meta.fix:<6} {default}  {meta.summary}")
+    click.echo(rules_table(load_catalog().values()), nl=False)
 
 
 @main.command(name="rule")
@@ -227,8 +225,10 @@ def list_rules() -> None:
 def show_rule(code: str) -> None:
     """Print the document of rule CODE."""
     from nanlint.catalog import load_catalog
+    from nanlint.report.rule_docs import render_rule
 
     meta = load_catalog().get(code.upper())
     if meta is None:
         raise click.UsageError(f"no rule {code!r}; `nanlint rules` lists them")
-    click.echo(meta.body.strip())
+    terminal = sys.stdout.isatty()
+    click.echo(render_rule(meta, terminal, colour=terminal and not os.environ.get("NO_COLOR")), nl=False)
