@@ -11,7 +11,7 @@ from typing import Sequence
 
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings, TraceTarget
-from nanlint.discover import DEFAULT_EXCLUDES, Excludes, discover
+from nanlint.discover import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
 from nanlint.reading import Unreadable, read_source
@@ -61,7 +61,7 @@ def check_paths(
 ) -> RunSummary:
     """Check files, folders and globs; trace the given targets; one merged report."""
     settings = settings or Settings()
-    found = discover(list(paths), excludes=excludes(settings))
+    found = discover_files(paths, settings)
     findings: list[Finding] = []
     for path in found.files:
         findings.extend(check_file(path, settings))
@@ -78,6 +78,11 @@ def check_paths(
 def _text_of(path: str) -> str | None:
     text = read_source(Path(path))
     return None if isinstance(text, Unreadable) else text
+
+
+def discover_files(paths: Sequence[str], settings: Settings) -> Discovery:
+    """The files a run checks, with the configured excludes and .gitignore."""
+    return discover(list(paths), excludes=excludes(settings))
 
 
 def excludes(settings: Settings) -> Excludes:

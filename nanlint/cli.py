@@ -96,6 +96,29 @@ def _emit(summary: RunSummary, render: Formatter, output_file: str | None) -> No
         click.echo(text, nl=False)
 
 
+def _fix_files(paths: Sequence[str], settings: Settings, unsafe: bool, write: bool) -> int:
+    """Fix (or, without `write`, print the diff of) every file; the number of fixes."""
+    from nanlint.api import discover_files
+    from nanlint.fixes import fix_file, unified_diff, write_text
+
+    total = refused = 0
+    for path in discover_files(paths, settings).files:
+        fixed = fix_file(path, settings, unsafe)
+        if fixed is None:
+            continue
+        before, result = fixed
+        total += len(result.applied)
+        refused += len(result.refused)
+        if result.changed and write:
+            write_text(path, result.text)
+        elif result.changed:
+            click.echo(unified_diff(str(path), before, result.text), nl=False)
+    verb = "Fixed" if write else "Would fix"
+    note = f" ({refused} refused: they would create new findings)" if refused else ""
+    click.echo(f"{verb} {total} finding{'s' if total != 1 else ''}{note}.", err=True)
+    return total
+
+
 def _project(paths: Sequence[str], config_file: Path | None) -> ProjectConfig:
     """The configuration of the run: `--config`, else the nearest to the first path."""
     start = Path(paths[0]) if paths and paths[0] != "-" else Path.cwd()
@@ -136,6 +159,9 @@ def main() -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings from this file instead of the nearest pyproject.toml.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings of each code instead.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a diff; change nothing (exit 1 if any).")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix/--diff: also the fixes that change behaviour.")
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -151,6 +177,9 @@ def check(
     exit_zero: bool,
     config_file: Path | None,
     statistics: bool,
+    fix: bool,
+    diff: bool,
+    unsafe_fixes: bool,
 ) -> None:
     """Check PATHS (files, folders, globs) for NaN/Inf hazards."""
     from nanlint.api import check_paths
@@ -170,6 +199,12 @@ def check(
         min_batch_size=min_batch_size,
     )
     render = _render(output_format, output_file, statistics)
+    if unsafe_fixes and not (fix or diff):
+        raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
+    if fix or diff:
+        fixed = _fix_files(paths, settings, unsafe_fixes, write=not diff)
+        if diff:
+            sys.exit(1 if fixed else 0)
     summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None))
     _emit(summary, render, output_file)
     sys.exit(_exit_code(summary, exit_zero))
