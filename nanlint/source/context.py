@@ -38,6 +38,9 @@ class FileContext:
         self.classes: list[cst.ClassDef] = []
         self.functions: list[cst.FunctionDef | cst.Lambda] = []
         self.reports: list[Report] = []
+        # ids of nodes a more specific finding already explains (a `log` inside a
+        # `torch.where` trap is NAN501's): the general checks skip them, one hazard one finding.
+        self.explained: set[int] = set()
 
     @property
     def scope(self) -> Scope:

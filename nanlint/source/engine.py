@@ -177,9 +177,24 @@ class _Walker:
         elif name == "AugAssign" and isinstance(node.target, cst.Name):  # type: ignore[attr-defined]
             # `x /= y` and friends: the new value is unknown to the analysis.
             ctx.scope.bindings[node.target.value] = Binding(None, UNKNOWN)  # type: ignore[attr-defined]
+        elif name == "Expr":
+            _bind_in_place(ctx, node.value)  # type: ignore[attr-defined]
 
 
-_ENGINE_LEAVES = frozenset({"FunctionDef", "Lambda", "ClassDef", "Assign", "AnnAssign", "AugAssign"})
+_ENGINE_LEAVES = frozenset({"FunctionDef", "Lambda", "ClassDef", "Assign", "AnnAssign", "AugAssign", "Expr"})
+
+
+def _bind_in_place(ctx: FileContext, call: cst.BaseExpression) -> None:
+    """`x.clamp_(min=eps)` as a statement changes what the local `x` holds from here on."""
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+        return
+    receiver = call.func.value
+    if (
+        call.func.attr.value.endswith("_")
+        and isinstance(receiver, cst.Name)
+        and receiver.value in ctx.scope.bindings
+    ):
+        ctx.scope.bindings[receiver.value] = Binding(call, ctx.value(call))
 
 
 def _bind_target(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:

@@ -100,6 +100,13 @@ def tensor(lo: float, hi: float, *tags: str, guarded: bool = False) -> Value:
     return Value(lo=lo, hi=hi, tensor=True, known=True, guarded=guarded, tags=frozenset(tags))
 
 
+# An eps we cannot see (`eps`, `self.eps`) is positive; its lower bound is a tiny positive
+# number rather than 0 so that `1 - eps` stays strictly below 1 and `clamp(-1 + eps,
+# 1 - eps)` is provably inside the domain of acos/atanh.
+_UNSEEN_EPS = 1e-12
+EPS = Value(lo=_UNSEEN_EPS, hi=INF, number=True, known=True, guarded=True, tags=frozenset({"eps"}))
+
+
 # ---------------------------------------------------------------- interval arithmetic
 
 
@@ -155,7 +162,12 @@ def neg(a: Value) -> Value:
 
 def sub(a: Value, b: Value) -> Value:
     result = add(a, neg(b))
-    return replace(result, guarded=a.guarded and b.hi <= 0, tags=(result.tags - {"exp"}) | {"difference"})
+    hi, tags = result.hi, (result.tags - {"exp"}) | {"difference"}
+    if {"max", "reduction"} <= b.tags:
+        # `x - x.amax(dim, keepdim=True)` (or `- logsumexp(x)`) is the stabilising shift
+        # of a softmax: at most 0, so an `exp` of it cannot overflow.
+        hi, tags = min(hi, 0.0), tags | {"shifted"}
+    return replace(result, hi=hi, guarded=a.guarded and b.hi <= 0, tags=tags)
 
 
 def mul(a: Value, b: Value) -> Value:
@@ -249,7 +261,11 @@ def _clamp(args: Args) -> Value:
     lo = max(x.lo, low.lo) if low.known else x.lo
     hi = min(x.hi, high.hi) if high.known else x.hi
     guard = low.known and low.lo > 0
-    return replace(x, lo=lo, hi=hi, guarded=guard or x.guarded and lo >= 0, tags=x.tags & {"unit"} | {"clamped"}, tensor=True)
+    # An explicit lower bound is reached wherever the input is below it, whatever the input.
+    known = x.known or (low.known and low.lo > -INF)
+    return replace(
+        x, lo=lo, hi=hi, known=known, guarded=guard or x.guarded and lo >= 0, tags=x.tags & {"unit"} | {"clamped"}, tensor=True
+    )
 
 
 def _clamp_min(args: Args) -> Value:
@@ -264,7 +280,8 @@ def _clamp_max(args: Args) -> Value:
 
 
 def _maximum(args: Args) -> Value:
-    if len(args.positional) < 2:  # torch.max(x) is a reduction
+    # `torch.max(x)` and `torch.max(x, dim)` are reductions; `torch.max(a, b)` takes tensors.
+    if len(args.positional) < 2 or args.positional[1].number or "dim" in args.keywords:
         return replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
     a, b = args.positional[0], args.positional[1]
     guard = (b.known and b.lo > 0) or (a.known and a.lo > 0)
@@ -304,6 +321,26 @@ def _log(args: Args) -> Value:
     return replace(x, lo=lo, hi=hi if x.hi < INF else INF, guarded=False, tags=frozenset({"log"}), tensor=True)
 
 
+def _log1p(args: Args) -> Value:
+    x = args.first
+    lo = math.log1p(x.lo) if x.lo > -1 else -INF
+    hi = math.log1p(x.hi) if -1 < x.hi < INF else (INF if x.hi == INF else -INF)
+    return replace(x, lo=lo, hi=hi, guarded=False, tags=frozenset({"log"}), tensor=True)
+
+
+def _arange(args: Args) -> Value:
+    if len(args.positional) >= 2 or "start" in args.keywords:
+        start = args.get(0, "start")
+        return Value(lo=start.lo, hi=INF, tensor=True, known=start.known)
+    return tensor(0.0, INF)  # `arange(end)` starts at 0
+
+
+def _triangle(args: Args) -> Value:
+    # `tril(ones(n, n))` and `triu(..., diagonal=1)` build causal masks: no row is all masked.
+    x = args.first
+    return replace(hull(x, tensor(0.0, 0.0)), tensor=True, number=False, tags=x.tags & {"mask"} | {"causal"})
+
+
 def _exp(args: Args) -> Value:
     x = args.first
     hi = math.exp(min(x.hi, 700.0)) if x.hi < 700 else INF
@@ -329,7 +366,8 @@ def _abs(a: Value) -> Value:
 
 
 def _relu(a: Value) -> Value:
-    return replace(a, lo=max(a.lo, 0.0), hi=max(a.hi, 0.0), guarded=False, tags=frozenset())
+    # Like a clamp at 0: exactly 0 wherever the input is not positive, whatever the input.
+    return replace(a, lo=max(a.lo, 0.0), hi=max(a.hi, 0.0), known=True, guarded=False, tags=frozenset())
 
 
 def _reduction(tag: str) -> Spec:
@@ -361,7 +399,7 @@ _TORCH_SPECS: dict[str, Spec] = {
         "reshape_as squeeze unsqueeze permute transpose t flatten unflatten expand expand_as repeat "
         "repeat_interleave cpu cuda narrow select index_select gather roll flip movedim swapaxes "
         "chunk split unbind masked_select take_along_dim tile requires_grad_ nan_to_num squeeze_ "
-        "unsqueeze_ cumprod cummax cummin sort topk kthvalue".split(),
+        "unsqueeze_ cumprod cummax cummin sort topk kthvalue bool".split(),
         lambda args: replace(args.first, tensor=True),
     ),
     "sum": lambda args: replace(_reduce_sum(args.first), tensor=True),
@@ -412,6 +450,22 @@ _TORCH_SPECS: dict[str, Spec] = {
     "log": _log,
     "log2": _log,
     "log10": _log,
+    "log1p": _log1p,
+    "logsumexp": _reduction("max"),
+    "arange": _arange,
+    "tril": _triangle,
+    "triu": _triangle,
+    "acos": _fixed(0.0, math.pi),
+    "arccos": _fixed(0.0, math.pi),
+    "asin": _fixed(-math.pi / 2, math.pi / 2),
+    "arcsin": _fixed(-math.pi / 2, math.pi / 2),
+    "expit": _fixed(0.0, 1.0, "prob"),
+    "softmin": _fixed(0.0, 1.0, "prob", "softmax"),
+    "nn.functional.gumbel_softmax": _fixed(0.0, 1.0, "prob", "softmax"),
+    **dict.fromkeys(
+        "avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d".split(),
+        _reduction("mean"),
+    ),
     "where": _where,
     "zeros": _fixed(0.0, 0.0),
     "zeros_like": _fixed(0.0, 0.0),
@@ -446,7 +500,8 @@ _TORCH_SPECS: dict[str, Spec] = {
 # `Tensor.softplus`, it is someone else's function.
 _FUNCTIONS_ONLY = frozenset(
     "softplus zeros zeros_like ones ones_like full full_like rand rand_like randn randn_like "
-    "tensor as_tensor dropout cosine_similarity".split()
+    "tensor as_tensor dropout cosine_similarity arange avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d "
+    "adaptive_avg_pool2d adaptive_avg_pool3d".split()
 )
 
 # Calls whose result is a plain Python number (shape sizes, counts, math), never a tensor.
@@ -544,12 +599,14 @@ class ValueAnalyzer:
                 return neg(inner)
             if isinstance(node.operator, cst.Plus):
                 return inner
+            if isinstance(node.operator, cst.BitInvert) and inner.tensor:
+                return tensor(0.0, 1.0, "mask", *(inner.tags & {"causal"}))
             return UNKNOWN
         if isinstance(node, cst.Comparison):
-            operands = [node.left, *(c.comparator for c in node.comparisons)]
-            if any(self.value(o).tensor for o in operands):
-                return tensor(0.0, 1.0, "mask")
-            return UNKNOWN
+            # A bool or a 0/1 mask, whatever the operands: `(x > 0).float()` is a mask.
+            operands = [self.value(o) for o in (node.left, *(c.comparator for c in node.comparisons))]
+            causal = frozenset().union(*(o.tags & {"causal"} for o in operands))
+            return Value(0.0, 1.0, tensor=any(o.tensor for o in operands), known=True, tags=causal | {"mask"})
         if isinstance(node, cst.IfExp):
             return hull(self.value(node.body), self.value(node.orelse))
         return UNKNOWN
@@ -560,7 +617,7 @@ class ValueAnalyzer:
         if bound is not None and bound.value is not UNKNOWN:
             return bound.value
         if _EPS_NAME.search(name):
-            return Value(lo=0.0, hi=INF, number=True, known=True, guarded=True, tags=frozenset({"eps"}))
+            return EPS
         if _MASK_NAME.search(name):
             return tensor(0.0, 1.0, "mask")
         if name in ("inf", "nan"):
@@ -570,10 +627,10 @@ class ValueAnalyzer:
     def _attribute(self, node: cst.Attribute) -> Value:
         attr = node.attr.value
         if _EPS_NAME.search(attr):
-            return Value(lo=0.0, hi=INF, number=True, known=True, guarded=True, tags=frozenset({"eps"}))
+            return EPS
         if attr in _SHAPE_ATTRS:
             return Value(lo=0.0, hi=INF, number=True, known=True)
-        if attr in ("T", "mT", "data", "real"):
+        if attr in ("T", "mT", "data", "real", "values"):
             return self.value(node.value)
         qual = self.qualname(node)
         if qual is not None:
@@ -592,6 +649,8 @@ class ValueAnalyzer:
         left, right = self.value(node.left), self.value(node.right)
         if op is cst.Power:
             return _pow(left, right)
+        if op is cst.Multiply and node.left.deep_equals(node.right):
+            return _pow(left, number(2.0))  # `x * x` is a square: never negative, 0 at 0
         fn = _BINOPS.get(op)
         if fn is None:
             return UNKNOWN_TENSOR if left.tensor or right.tensor else UNKNOWN
@@ -648,6 +707,8 @@ class ValueAnalyzer:
                 return Value(number=True)
             receiver = self.value(receiver_node)
             spec = None if name in _FUNCTIONS_ONLY else _TORCH_SPECS.get(name)
+            if spec is None and name.endswith("_") and name[:-1] not in _FUNCTIONS_ONLY:
+                spec = _TORCH_SPECS.get(name[:-1])  # `x.add_(y)` leaves `x` holding `x + y`
             if receiver.number or spec is None:
                 return UNKNOWN_TENSOR if receiver.tensor else UNKNOWN
             return spec(self._args(node, replace(receiver, tensor=True)))
