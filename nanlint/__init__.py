@@ -20,6 +20,16 @@ __all__ = [
     "Severity",
     "TraceTarget",
     "__version__",
+    "analyze_graph",
     "check_paths",
     "check_source",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy, so that `import nanlint` never imports the graph analyzer (nor torch).
+    if name == "analyze_graph":
+        from nanlint.graph import analyze_graph
+
+        return analyze_graph
+    raise AttributeError(f"module 'nanlint' has no attribute {name!r}")

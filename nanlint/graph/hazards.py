@@ -1,0 +1,347 @@
+"""Hazard checks on the computed ranges, under the same codes as the static rules.
+
+Each check looks at one op and the ranges of its arguments and says what can go
+non-finite there, with the range as evidence. A check never fires on a value that a
+guard produced (`+ eps`, `clamp(min=c>0)`...), on shape sizes, or on denominators made
+by `exp` (a hand-written softmax is NAN207's, reported once at the `exp`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from nanlint.graph.ir import Op, Ref
+from nanlint.graph.ranges import (
+    INF,
+    Analysis,
+    Interval,
+    correction_of,
+    exp_overflow_point,
+    float_info,
+    fmt,
+    reduced_count,
+)
+
+# Denominator origins that make a division a normalization (NAN102).
+REDUCTIONS = frozenset({"norm", "sum", "mean", "std", "var", "max"})
+
+_ORIGIN_PHRASES = {
+    "norm": "a norm is 0 for an all-zero vector",
+    "std": "a standard deviation is 0 for constant values",
+    "var": "a variance is 0 for constant values",
+    "sum": "a sum is 0 for an all-zero (or cancelling) slice",
+    "mean": "a mean is 0 for an all-zero slice",
+    "max": "a maximum is 0 for an all-zero slice",
+    "prob": "softmax and sigmoid round to exactly 0 for inputs far below the rest",
+}
+
+_NORMALIZATION_FIX = {
+    "norm": "`F.normalize(x, dim=..., eps=1e-12)` or `x.norm(...).clamp_min(eps)`",
+    "std": "`std + eps` (or `torch.sqrt(var + eps)`)",
+    "var": "`torch.sqrt(var + eps)`",
+}
+
+
+@dataclass
+class Hazard:
+    code: str
+    op: Op
+    detail: str
+    fields: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _range_extra(interval: Interval) -> dict[str, Any]:
+    return {"range": [interval.lo, interval.hi]}
+
+
+def _operand_name(value: Any) -> str:
+    return value.name if isinstance(value, Ref) else repr(value)
+
+
+def _why(interval: Interval) -> str:
+    phrase = _ORIGIN_PHRASES.get(interval.origin or "")
+    return phrase or f"its range {interval.describe()} includes 0"
+
+
+def _can_be_zero(interval: Interval) -> bool:
+    return interval.lo <= 0.0 <= interval.hi and not interval.guarded and interval.origin != "size"
+
+
+def _is_float(analysis: Analysis, op: Op) -> bool:
+    dtype = analysis.dtype_of(op)
+    return dtype is None or dtype.is_floating_point
+
+
+def _denominator(analysis: Analysis, op: Op, value: Any, detail_prefix: str) -> list[Hazard]:
+    if not isinstance(value, Ref) or not _is_float(analysis, op):
+        if isinstance(value, (int, float)) and value == 0 and not isinstance(value, bool):
+            interval = Interval(0.0, 0.0)
+        else:
+            return []
+    else:
+        interval = analysis.range_of(value)
+    if not isinstance(interval, Interval) or not _can_be_zero(interval) or interval.exp:
+        return []
+    name = _operand_name(value)
+    detail = f"{detail_prefix} `{name}` has range {interval.describe()}, which includes 0"
+    fields = {"denominator": name, "why": _why(interval)}
+    if interval.origin in REDUCTIONS:
+        fields["instead"] = _NORMALIZATION_FIX.get(interval.origin, "`.clamp_min(eps)` on the denominator")
+        return [Hazard("NAN102", op, detail, fields, _range_extra(interval))]
+    return [Hazard("NAN101", op, detail, fields, _range_extra(interval))]
+
+
+def check_div(analysis: Analysis, op: Op) -> list[Hazard]:
+    if op.args.get("rounding_mode") is not None:
+        return []
+    return _denominator(analysis, op, op.args.get("other"), "denominator")
+
+
+def check_reciprocal(analysis: Analysis, op: Op) -> list[Hazard]:
+    return _denominator(analysis, op, op.args.get("input"), f"{op.kind} argument")
+
+
+def check_rsqrt(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    interval = analysis.range_of(value)
+    if not isinstance(interval, Interval):
+        return []
+    if interval.origin == "var":
+        interval = Interval(interval.lo, interval.hi, origin="std", guarded=interval.guarded)
+    if not isinstance(value, Ref) or not (interval.lo <= 0.0) or interval.guarded or interval.origin == "size":
+        return []
+    name = _operand_name(value)
+    detail = f"rsqrt argument `{name}` has range {interval.describe()}, which reaches 0"
+    fields = {"denominator": f"sqrt({name})", "why": _why(interval)}
+    if interval.origin in REDUCTIONS:
+        fields["instead"] = _NORMALIZATION_FIX.get(interval.origin, "`.clamp_min(eps)` on the argument")
+        return [Hazard("NAN102", op, detail, fields, _range_extra(interval))]
+    return [Hazard("NAN101", op, detail, fields, _range_extra(interval))]
+
+
+_LOG_SPACE = {
+    "softmax": "use `log_softmax(x, dim)`",
+    "sigmoid": "use `F.logsigmoid(x)`",
+}
+
+
+def check_log(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    interval = analysis.range_of(value)
+    if not isinstance(value, Ref) or not isinstance(interval, Interval) or interval.guarded:
+        return []
+    floor = -1.0 if op.kind == "log1p" else 0.0
+    if interval.lo > floor:
+        return []
+    name = _operand_name(value)
+    producer = analysis.ops.get(name)
+    if interval.origin == "prob" and producer is not None and floor == 0.0:
+        detail = (f"log of `{name}` ({producer.kind}), whose float range {interval.describe()} "
+                  "reaches 0 by underflow")
+        fields = {"arg": name, "why": _ORIGIN_PHRASES["prob"],
+                  "instead": _LOG_SPACE.get(producer.kind, "stay in log space (`log_softmax`, `logsumexp`)")}
+        return [Hazard("NAN202", op, detail, fields, _range_extra(interval))]
+    negative = interval.lo < floor
+    what = ("below -1" if negative else "-1") if floor else ("negative" if negative else "0")
+    detail = f"{op.kind} argument `{name}` has range {interval.describe()}, which can be {what}"
+    fields = {"function": op.kind, "arg": name, "what": what, "why": f"its range is {interval.describe()}",
+              "result": "NaN" if negative else "-inf"}
+    return [Hazard("NAN201", op, detail, fields, _range_extra(interval))]
+
+
+def _sqrt_hazard(analysis: Analysis, op: Op, value: Any, interval: Interval) -> list[Hazard]:
+    if interval.lo > 0 or interval.guarded or interval.origin == "size":
+        return []
+    name = _operand_name(value)
+    if interval.lo < 0:
+        effect = "can be negative: sqrt of it is NaN"
+    else:
+        effect = "reaches 0: the gradient of sqrt there is infinite"
+    detail = f"sqrt argument `{name}` has range {interval.describe()}, which {effect}"
+    fields = {"argument": name, "why": effect}
+    return [Hazard("NAN204", op, detail, fields, _range_extra(interval))]
+
+
+def check_sqrt(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    interval = analysis.range_of(value)
+    if not isinstance(value, Ref) or not isinstance(interval, Interval):
+        return []
+    return _sqrt_hazard(analysis, op, value, interval)
+
+
+def check_pow(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    exponent = op.args.get("exponent")
+    interval = analysis.range_of(value)
+    if not isinstance(value, Ref) or not isinstance(interval, Interval) or interval.guarded:
+        return []
+    if not isinstance(exponent, (int, float)) or isinstance(exponent, bool):
+        return []
+    p = float(exponent)
+    if p == 0.5:
+        return _sqrt_hazard(analysis, op, value, interval)
+    name = _operand_name(value)
+    if p < 0 and interval.lo <= 0 <= interval.hi and interval.origin != "size":
+        return _denominator(analysis, op, value, f"base of the power {p:g}")
+    if p.is_integer():
+        return []
+    if interval.lo < 0:
+        effect = f"can be negative: a negative number to the power {p:g} is NaN"
+    elif interval.lo == 0 and 0 < p < 1:
+        effect = f"reaches 0: the gradient of x ** {p:g} there is infinite"
+    else:
+        return []
+    detail = f"base `{name}` has range {interval.describe()}, which {effect}"
+    fields = {"base": name, "argument": name, "exponent": f"{p:g}", "why": effect}
+    return [Hazard("NAN205", op, detail, fields, _range_extra(interval))]
+
+
+def check_inverse_trig(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    interval = analysis.range_of(value)
+    if not isinstance(value, Ref) or not isinstance(interval, Interval):
+        return []
+    if -1.0 < interval.lo and interval.hi < 1.0:
+        return []
+    name = _operand_name(value)
+    if interval.lo < -1.0 or interval.hi > 1.0:
+        effect = f"leaves [-1, 1]: {op.kind} of it is NaN"
+    else:
+        effect = f"reaches +-1: the gradient of {op.kind} there is infinite"
+    detail = f"{op.kind} argument `{name}` has range {interval.describe()}, which {effect}"
+    fields = {"argument": name, "function": op.kind, "why": effect}
+    return [Hazard("NAN206", op, detail, fields, _range_extra(interval))]
+
+
+def check_exp(analysis: Analysis, op: Op) -> list[Hazard]:
+    value = op.args.get("input")
+    interval = analysis.range_of(value)
+    if not isinstance(value, Ref) or not isinstance(interval, Interval):
+        return []
+    dtype = analysis.dtype_of(op)
+    limit = exp_overflow_point(dtype)
+    if interval.hi <= limit:
+        return []
+    name = _operand_name(value)
+    type_name = str(dtype or torch.float32).replace("torch.", "")
+    detail = (f"exp argument `{name}` has range {interval.describe()}, above {limit:.4g} "
+              f"where {type_name} exp overflows to inf")
+    fields = {"argument": name, "limit": f"{limit:.4g}", "dtype": type_name,
+              "why": f"its range {interval.describe()} goes above {limit:.4g}"}
+    return [Hazard("NAN207", op, detail, fields, _range_extra(interval))]
+
+
+def check_variance(analysis: Analysis, op: Op) -> list[Hazard]:
+    from nanlint.graph.ranges import Context
+
+    ctx = Context(analysis, op)
+    correction = correction_of(ctx)
+    if correction <= 0:
+        return []
+    count = reduced_count(ctx.shape(), op.args.get("dim"))
+    if count is None or count > correction:
+        return []
+    dim = op.args.get("dim")
+    detail = (f"{op.kind} over dim {dim} of size {count} with correction {correction:g} "
+              f"divides by {count} - {correction:g} = {count - correction:g}")
+    fields = {"function": op.kind, "dim": str(dim), "size": str(count), "correction": f"{correction:g}",
+              "why": detail}
+    return [Hazard("NAN405", op, detail, fields, {"size": count, "correction": correction})]
+
+
+_OVERFLOW_OPS = frozenset({"sum", "nansum", "cumsum", "prod", "pow", "square", "mul"})
+
+
+def check_fp16_overflow(analysis: Analysis, op: Op) -> list[Hazard]:
+    """A float16 value that is finite going in and overflows here (sums, powers, squares)."""
+    if analysis.dtype_of(op) != torch.float16 or op.kind not in _OVERFLOW_OPS:
+        return []
+    if op.kind == "mul" and op.args.get("input") != op.args.get("other"):
+        return []
+    out = analysis.ranges.get(op.name)
+    if not isinstance(out, Interval) or out.finite:
+        return []
+    operands = [analysis.range_of(v) for v in op.refs()]
+    if not operands or not all(isinstance(r, Interval) and r.finite for r in operands):
+        return []
+    limit = float_info(torch.float16).max
+    source = _operand_name(op.args.get("input"))
+    inputs = ", ".join(r.describe() for r in operands)
+    detail = (f"{op.kind} of `{source}` (range {inputs}) can exceed the float16 maximum "
+              f"{limit:g} and become inf")
+    fields = {"op": op.kind, "argument": source, "range": inputs, "limit": f"{limit:g}"}
+    return [Hazard("NAN306", op, detail, fields, {"input_ranges": [[r.lo, r.hi] for r in operands]})]
+
+
+def check_batch_norm(analysis: Analysis, op: Op) -> list[Hazard]:
+    """NAN403 (running statistics that are non-finite or tiny) and NAN404 (no running statistics)."""
+    if analysis.graph.training:
+        return []
+    module = op.module or "<root>"
+    running_mean = analysis.tensor_of(op.args.get("running_mean"))
+    running_var = analysis.tensor_of(op.args.get("running_var"))
+    if op.args.get("running_mean") is None and op.args.get("running_var") is None:
+        detail = "built with track_running_stats=False: eval mode normalizes by the batch's own statistics"
+        return [Hazard("NAN404", op, detail, {"module": module}, {})]
+    if running_var is None or running_mean is None or op.args.get("training"):
+        return []
+    eps = op.args.get("eps", 1e-5)
+    eps = float(eps) if isinstance(eps, (int, float)) else 1e-5
+    var = running_var.detach().to(torch.float64).reshape(-1)
+    mean = running_mean.detach().to(torch.float64).reshape(-1)
+    channels = var.numel()
+    problems = []
+    effect = ""
+    bad_var = int((~torch.isfinite(var)).sum())
+    bad_mean = int((~torch.isfinite(mean)).sum())
+    if bad_var:
+        problems.append(f"running_var holds NaN/Inf in {bad_var} of {channels} channels")
+    if bad_mean:
+        problems.append(f"running_mean holds NaN/Inf in {bad_mean} of {channels} channels")
+    if problems:
+        effect = "is NaN in those channels"
+    else:
+        finite_var = var[torch.isfinite(var)]
+        smallest = float(finite_var.min()) if finite_var.numel() else 1.0
+        if smallest + eps <= 0:
+            problems.append(f"running_var + eps is {smallest + eps:.3g}")
+            effect = "divides by sqrt of a non-positive number: Inf or NaN"
+        else:
+            amplification = 1.0 / math.sqrt(smallest + eps)
+            if smallest < eps and amplification >= 100:
+                tiny = int((var < eps).sum())
+                problems.append(f"running_var is {smallest:.3g} next to eps {eps:.3g} in {tiny} of "
+                                f"{channels} channels, an amplification 1/sqrt(var+eps) of {amplification:.3g}x")
+                effect = f"multiplies any deviation from the running mean by up to {amplification:.3g}x"
+    if not problems:
+        return []
+    problem = "; ".join(problems)
+    detail = f"{problem}; only in eval mode, where BatchNorm uses its running statistics"
+    return [Hazard("NAN403", op, detail, {"module": module, "problem": problem, "effect": effect},
+                   {"channels": channels, "nonfinite_var": bad_var, "nonfinite_mean": bad_mean})]
+
+
+CHECKS: dict[str, Callable[[Analysis, Op], list[Hazard]]] = {
+    "div": check_div, "reciprocal": check_reciprocal, "rsqrt": check_rsqrt,
+    "log": check_log, "log2": check_log, "log10": check_log, "log1p": check_log,
+    "sqrt": check_sqrt, "pow": check_pow,
+    "acos": check_inverse_trig, "asin": check_inverse_trig, "atanh": check_inverse_trig,
+    "exp": check_exp, "expm1": check_exp,
+    "var": check_variance, "std": check_variance, "var_mean": check_variance, "std_mean": check_variance,
+    "batch_norm": check_batch_norm,
+}
+
+
+def find_hazards(analysis: Analysis) -> list[Hazard]:
+    hazards: list[Hazard] = []
+    for op in analysis.graph.ops:
+        check = CHECKS.get(op.kind)
+        if check is not None:
+            hazards.extend(check(analysis, op))
+        hazards.extend(check_fp16_overflow(analysis, op))
+    return hazards
