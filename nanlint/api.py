@@ -14,6 +14,7 @@ from nanlint.config import Settings, TraceTarget
 from nanlint.discover import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
+from nanlint.notebook import read_notebook, to_cells
 from nanlint.reading import Unreadable, read_source
 from nanlint.report import RunSummary
 from nanlint.source.engine import analyze_source, internal_error
@@ -47,11 +48,23 @@ def unreadable_finding(path: str, problem: Unreadable) -> Finding:
 
 
 def check_file(path: Path, settings: Settings) -> list[Finding]:
+    """Every finding of one file, suppressions applied: the unit of work of a run."""
+    if path.suffix == ".ipynb":
+        return check_notebook(path, settings)
     text = read_source(path)
     if isinstance(text, Unreadable):
         found = [unreadable_finding(str(path), text)] if settings.enabled("NAN001") else []
         return suppress_file(found, None, str(path), settings)
     return check_source(text, str(path), settings)
+
+
+def check_notebook(path: Path, settings: Settings) -> list[Finding]:
+    """A notebook's code cells analysed as one text; positions are cell and line."""
+    notebook = read_notebook(path)
+    if isinstance(notebook, Unreadable):
+        found = [unreadable_finding(str(path), notebook)] if settings.enabled("NAN001") else []
+        return suppress_file(found, None, str(path), settings)
+    return [to_cells(notebook, f) for f in check_source(notebook.text, str(path), settings)]
 
 
 def check_paths(

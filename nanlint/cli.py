@@ -106,13 +106,13 @@ def _fix_files(paths: Sequence[str], settings: Settings, unsafe: bool, write: bo
         fixed = fix_file(path, settings, unsafe)
         if fixed is None:
             continue
-        before, result = fixed
+        result = fixed.result
         total += len(result.applied)
         refused += len(result.refused)
         if result.changed and write:
-            write_text(path, result.text)
+            write_text(path, fixed.content)
         elif result.changed:
-            click.echo(unified_diff(str(path), before, result.text), nl=False)
+            click.echo(unified_diff(str(path), fixed.before, fixed.after), nl=False)
     verb = "Fixed" if write else "Would fix"
     note = f" ({refused} refused: they would create new findings)" if refused else ""
     click.echo(f"{verb} {total} finding{'s' if total != 1 else ''}{note}.", err=True)

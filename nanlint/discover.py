@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nanlint.pathglob import matches_any
 
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 # Folders no one wants linted: tool caches, virtual environments, build output.
 DEFAULT_EXCLUDES = frozenset(

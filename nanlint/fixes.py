@@ -127,14 +127,43 @@ def unified_diff(path: str, before: str, after: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def fix_file(path: Path, settings: Settings, unsafe: bool = False) -> tuple[str, FixResult] | None:
-    """The text of `path` and what fixing it gives; None when it cannot be read."""
+@dataclass(frozen=True)
+class FileFix:
+    """Fixing one file: the code before and after (for a diff) and what to write."""
+
+    before: str
+    after: str
+    content: str
+    result: FixResult
+
+
+def fix_file(path: Path, settings: Settings, unsafe: bool = False) -> FileFix | None:
+    """What fixing `path` gives; None when it cannot be read."""
     from nanlint.api import check_source
 
+    if path.suffix == ".ipynb":
+        return _fix_notebook(path, settings, unsafe)
     text = read_source(path)
     if isinstance(text, Unreadable):
         return None
-    return text, fix_text(text, lambda source: check_source(source, str(path), settings), unsafe)
+    result = fix_text(text, lambda source: check_source(source, str(path), settings), unsafe)
+    return FileFix(text, result.text, result.text, result)
+
+
+def _fix_notebook(path: Path, settings: Settings, unsafe: bool) -> FileFix | None:
+    from nanlint.api import check_source
+    from nanlint.notebook import read_notebook, write_back
+
+    notebook = read_notebook(path)
+    if isinstance(notebook, Unreadable):
+        return None
+    lint = lambda source: check_source(source, str(path), settings)  # noqa: E731
+    result = fix_text(notebook.text, lint, unsafe)
+    content = write_back(notebook, result.text) if result.changed else None
+    if result.changed and content is None:
+        # A fix added or removed lines, so the cells cannot be rebuilt: refuse them all.
+        result = FixResult(notebook.text, refused=result.refused + result.applied, remaining=lint(notebook.text))
+    return FileFix(notebook.text, result.text, content or "", result)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nanlint.findings import Finding
+from nanlint.notebook import read_notebook
 from nanlint.reading import Unreadable, read_source
 
 
@@ -16,12 +17,17 @@ class SourceLines:
         }
 
     def __call__(self, finding: Finding) -> str | None:
-        if finding.cell is not None:
-            return None
-        if finding.path not in self._lines:
-            text = read_source(Path(finding.path))
-            self._lines[finding.path] = None if isinstance(text, Unreadable) else text.splitlines()
-        lines = self._lines[finding.path]
+        key = finding.path if finding.cell is None else f"{finding.path}\0{finding.cell}"
+        if key not in self._lines:
+            text = self._read(finding)
+            self._lines[key] = None if isinstance(text, Unreadable) else text.splitlines()
+        lines = self._lines[key]
         if lines is None or not 1 <= finding.line <= len(lines):
             return None
         return lines[finding.line - 1]
+
+    def _read(self, finding: Finding) -> str | Unreadable:
+        if finding.cell is None:
+            return read_source(Path(finding.path))
+        notebook = read_notebook(Path(finding.path))
+        return notebook if isinstance(notebook, Unreadable) else notebook.cell_source(finding.cell)
