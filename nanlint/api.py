@@ -14,7 +14,7 @@ from nanlint.config import Settings, TraceTarget
 from nanlint.discover import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
-from nanlint.notebook import read_notebook, to_cells
+from nanlint.notebook import Notebook, parse_notebook, read_notebook, to_cells
 from nanlint.reading import Unreadable, read_source
 from nanlint.report import RunSummary
 from nanlint.source.engine import analyze_source, internal_error
@@ -60,11 +60,22 @@ def check_file(path: Path, settings: Settings) -> list[Finding]:
 
 def check_notebook(path: Path, settings: Settings) -> list[Finding]:
     """A notebook's code cells analysed as one text; positions are cell and line."""
-    notebook = read_notebook(path)
+    return _notebook_findings(read_notebook(path), str(path), settings)
+
+
+def _notebook_findings(notebook: Notebook | Unreadable, path: str, settings: Settings) -> list[Finding]:
     if isinstance(notebook, Unreadable):
-        found = [unreadable_finding(str(path), notebook)] if settings.enabled("NAN001") else []
-        return suppress_file(found, None, str(path), settings)
-    return [to_cells(notebook, f) for f in check_source(notebook.text, str(path), settings)]
+        found = [unreadable_finding(path, notebook)] if settings.enabled("NAN001") else []
+        return suppress_file(found, None, path, settings)
+    return [to_cells(notebook, f) for f in check_source(notebook.text, path, settings)]
+
+
+def check_text(text: str, path: str, settings: Settings | None = None) -> list[Finding]:
+    """Findings for text that is not on disk (stdin, an editor buffer) shown as `path`."""
+    settings = settings or Settings()
+    if path.endswith(".ipynb"):
+        return _notebook_findings(parse_notebook(text), path, settings)
+    return check_source(text, path, settings)
 
 
 def check_paths(

@@ -12,6 +12,7 @@ import click
 
 from nanlint import __version__
 from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
+from nanlint.findings import Finding
 from nanlint.report import FORMATS, STATISTICS_FORMATS, Formatter, RunSummary, formatter
 
 # Findings that mean the requested analysis did not fully run.
@@ -119,6 +120,50 @@ def _fix_files(paths: Sequence[str], settings: Settings, unsafe: bool, write: bo
     return total
 
 
+def _settings(
+    configured: Settings,
+    select: str | None,
+    extend_select: str | None,
+    ignore: str | None,
+    precision: str | None,
+    min_batch_size: int | None,
+) -> Settings:
+    """The configuration's settings with the command line's on top.
+
+    As in ruff, a `--select` starts the selection afresh: the configuration's select,
+    extend-select and ignore no longer apply; `--ignore`/`--extend-select` add to them.
+    """
+    base = replace(configured, select=(), extend_select=(), ignore=()) if select else configured
+    return _override(
+        base,
+        select=_codes(select),
+        extend_select=base.extend_select + _codes(extend_select),
+        ignore=base.ignore + _codes(ignore),
+        precision=precision,
+        min_batch_size=min_batch_size,
+    )
+
+
+def _check_text(text: str, path: str, settings: Settings) -> list[Finding]:
+    from nanlint.api import check_text
+
+    return check_text(text, path, settings)
+
+
+def _fix_stdin(text: str, path: str, settings: Settings, unsafe: bool, as_diff: bool) -> int:
+    """Print the fixed text (or its diff) to stdout, as editors expect; the exit code."""
+    from nanlint.fixes import fix_text, unified_diff
+
+    if path.endswith(".ipynb"):
+        raise click.UsageError("--fix/--diff on a notebook read from stdin is not supported; pass its path")
+    result = fix_text(text, lambda source: _check_text(source, path, settings), unsafe)
+    if as_diff:
+        click.echo(unified_diff(path, text, result.text), nl=False)
+        return 1 if result.changed else 0
+    click.echo(result.text, nl=False)
+    return 1 if result.remaining else 0
+
+
 def _project(paths: Sequence[str], config_file: Path | None) -> ProjectConfig:
     """The configuration of the run: `--config`, else the nearest to the first path."""
     start = Path(paths[0]) if paths and paths[0] != "-" else Path.cwd()
@@ -162,6 +207,7 @@ def main() -> None:
 @click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff; change nothing (exit 1 if any).")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix/--diff: also the fixes that change behaviour.")
+@click.option("--stdin-filename", help="With PATH `-`: the file name the text read from stdin stands for.")
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -180,27 +226,28 @@ def check(
     fix: bool,
     diff: bool,
     unsafe_fixes: bool,
+    stdin_filename: str | None,
 ) -> None:
-    """Check PATHS (files, folders, globs) for NaN/Inf hazards."""
+    """Check PATHS (files, folders, globs; `-` for stdin) for NaN/Inf hazards."""
     from nanlint.api import check_paths
 
     if not paths and not traces:
         raise click.UsageError("give at least one path to check (or --trace MODULE:ATTR)")
-    project = _project(paths, config_file)
-    # As in ruff, a `--select` starts the selection afresh: the configuration's select,
-    # extend-select and ignore no longer apply; `--ignore`/`--extend-select` add to them.
-    base = replace(project.settings, select=(), extend_select=(), ignore=()) if select else project.settings
-    settings = _override(
-        base,
-        select=_codes(select),
-        extend_select=base.extend_select + _codes(extend_select),
-        ignore=base.ignore + _codes(ignore),
-        precision=precision,
-        min_batch_size=min_batch_size,
-    )
-    render = _render(output_format, output_file, statistics)
+    if "-" in paths and (len(paths) > 1 or traces):
+        raise click.UsageError("`-` (stdin) is checked on its own")
     if unsafe_fixes and not (fix or diff):
         raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
+    project = _project([stdin_filename] if stdin_filename and paths == ("-",) else paths, config_file)
+    settings = _settings(project.settings, select, extend_select, ignore, precision, min_batch_size)
+    if paths == ("-",):
+        path = stdin_filename or "<stdin>"
+        text = click.get_text_stream("stdin").read()
+        if fix or diff:
+            sys.exit(_fix_stdin(text, path, settings, unsafe_fixes, as_diff=diff))
+        summary = RunSummary(files=1, findings=_check_text(text, path, settings))
+        _emit(summary, _render(output_format, output_file, statistics, texts={path: text}), output_file)
+        sys.exit(_exit_code(summary, exit_zero))
+    render = _render(output_format, output_file, statistics)
     if fix or diff:
         fixed = _fix_files(paths, settings, unsafe_fixes, write=not diff)
         if diff:
