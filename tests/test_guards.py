@@ -86,3 +86,39 @@ def test_positions_are_one_based_and_span_the_division():
 
     (finding,) = lint("import torch\n\ndef f(x):\n    return x / x.sum()\n")
     assert (finding.line, finding.column, finding.end_line, finding.end_column) == (4, 12, 4, 23)
+
+
+def test_a_parameter_default_is_not_its_value():
+    # `epsilon=0` may be called with 1e-8: the guard is trusted, not the default.
+    source = """\
+import torch
+
+def orthogonalize(col, epsilon=0):
+    return col / (torch.norm(col, dim=1, keepdim=True) + epsilon)
+"""
+    assert codes_by_line(source) == set()
+
+
+def test_a_zero_check_before_the_division_is_a_guard():
+    source = """\
+import torch
+
+def iou(ref, res):
+    intersection = (ref & res).sum().float()
+    union = (ref | res).sum().float()
+    if union == 0:
+        return 1.0
+    return intersection / union
+"""
+    assert codes_by_line(source) == set()
+
+
+def test_an_eps_named_floor_in_torch_max_is_a_guard():
+    source = """\
+import torch
+
+def scale_of(self, x, y):
+    scale = torch.max((x - y).abs().amax(), self.eps)
+    return x / scale
+"""
+    assert codes_by_line(source) == set()

@@ -133,7 +133,9 @@ class _Walker:
         if name == "Call":
             ctx.facts.observe_call(node, ctx.scope)  # type: ignore[arg-type]
         elif name == "Attribute":
-            ctx.facts.observe_attribute(node, ctx.scope)  # type: ignore[arg-type]
+            ctx.facts.observe_attribute(node, ctx.scope, ctx.ancestors[-2])  # type: ignore[arg-type]
+        elif name in ("If", "While", "Assert"):
+            _note_zero_checks(ctx, node.test)  # type: ignore[attr-defined]
         elif name in ("Import", "ImportFrom"):
             ctx.scope.add_import(node)  # type: ignore[arg-type]
         elif name in ("FunctionDef", "Lambda"):
@@ -153,11 +155,9 @@ class _Walker:
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 every.append(star)
-        # Defaults are evaluated in the enclosing scope, before the new one exists.
-        bound = {
-            p.name.value: Binding(p.default, ctx.value(p.default) if p.default is not None else UNKNOWN)
-            for p in every
-        }
+        # A parameter holds whatever the caller passes: its default is one value among
+        # many (`epsilon=0` may be called with 1e-8), so nothing is known about it.
+        bound = {p.name.value: Binding(p.default, UNKNOWN) for p in every}
         ctx.values.scope = Scope(ctx.scope, "function")
         ctx.scope.bindings.update(bound)
         ctx.functions.append(node)
@@ -195,6 +195,30 @@ def _bind_in_place(ctx: FileContext, call: cst.BaseExpression) -> None:
         and receiver.value in ctx.scope.bindings
     ):
         ctx.scope.bindings[receiver.value] = Binding(call, ctx.value(call))
+
+
+def _note_zero_checks(ctx: FileContext, test: cst.BaseExpression) -> None:
+    """`if union == 0: return` guards a later `x / union`: its author handled the zero."""
+    for comparison in _comparisons(test):
+        operands = [comparison.left, *(c.comparator for c in comparison.comparisons)]
+        if any(isinstance(o, (cst.Integer, cst.Float)) and float(o.evaluated_value) == 0.0 for o in operands):
+            for operand in operands:
+                if isinstance(operand, cst.Name):
+                    ctx.scope.zero_checked.add(operand.value)
+
+
+def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
+    # Iterative: generated `a and b and ...` chains nest thousands deep.
+    found, pending = [], [test]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, cst.Comparison):
+            found.append(node)
+        elif isinstance(node, cst.BooleanOperation):
+            pending += [node.right, node.left]
+        elif isinstance(node, cst.UnaryOperation):
+            pending.append(node.expression)
+    return found
 
 
 def _bind_target(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:

@@ -30,7 +30,11 @@ class FileFacts:
     # dtype arguments of autocast calls, so they are not also taken for storage.
     _autocast_dtypes: set[int] = field(default_factory=set)
 
-    def observe_attribute(self, node: cst.Attribute, scope: Scope) -> None:
+    def observe_attribute(self, node: cst.Attribute, scope: Scope, parent: cst.CSTNode) -> None:
+        # Only a dtype passed to a call stores anything in it (`.to(torch.float16)`,
+        # `dtype=torch.half`); `x.dtype == torch.float16` and dtype tables do not.
+        if not isinstance(parent, cst.Arg):
+            return
         if node.attr.value in ("float16", "half", "bfloat16") and id(node) not in self._autocast_dtypes:
             qual = qualified_name(node, scope)
             if qual in FP16_NAMES:

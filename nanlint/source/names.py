@@ -36,17 +36,19 @@ class Scope:
     """Names bound in one module or function body.
 
     `aliases` maps a local name to the dotted module path it was imported as;
-    `bindings` maps a local variable to the last expression assigned to it (in source
-    order, which is the order of the walk), for the value analysis.
+    `bindings` maps a local variable to its last assignment (in source order, which is
+    the order of the walk), for the value analysis.
     """
 
-    __slots__ = ("aliases", "bindings", "parent", "kind")
+    __slots__ = ("aliases", "bindings", "parent", "kind", "zero_checked")
 
     def __init__(self, parent: Scope | None, kind: str) -> None:
         self.aliases: dict[str, str] = {}
         self.bindings: dict[str, cst.BaseExpression | None] = {}
         self.parent = parent
         self.kind = kind
+        # Names compared with 0 in an `if`/`while`/`assert` test: the author handled the zero.
+        self.zero_checked: set[str] = set()
 
     def alias(self, name: str) -> str | None:
         scope: Scope | None = self

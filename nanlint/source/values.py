@@ -281,7 +281,9 @@ def _clamp_max(args: Args) -> Value:
 
 def _maximum(args: Args) -> Value:
     # `torch.max(x)` and `torch.max(x, dim)` are reductions; `torch.max(a, b)` takes tensors.
-    if len(args.positional) < 2 or args.positional[1].number or "dim" in args.keywords:
+    second = args.positional[1] if len(args.positional) > 1 else None
+    # An eps-named second argument (`torch.max(scale, self.eps)`) is a floor, not a dim.
+    if second is None or (second.number and "eps" not in second.tags) or "dim" in args.keywords:
         return replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
     a, b = args.positional[0], args.positional[1]
     guard = (b.known and b.lo > 0) or (a.known and a.lo > 0)
@@ -615,6 +617,8 @@ class ValueAnalyzer:
         name = node.value
         bound = self.binding(name)
         if bound is not None and bound.value is not UNKNOWN:
+            if name in self.scope.zero_checked:
+                return replace(bound.value, guarded=True)
             return bound.value
         if _EPS_NAME.search(name):
             return EPS

@@ -116,8 +116,10 @@ class EpsilonTooSmall(StaticRule):
         if not isinstance(node.operator, cst.Add):
             return
         for literal, other in ((node.right, node.left), (node.left, node.right)):
-            if _literal(literal) is not None and not self.ctx.value(other).number:
-                self._guard_literal(literal)
+            # `1e-30 + 1e-30j` is a complex constant, not a guard.
+            if _literal(literal) is not None and not isinstance(other, (cst.Imaginary, cst.Float, cst.Integer)):
+                if not self.ctx.value(other).number:
+                    self._guard_literal(literal)
 
     def _guard_literal(self, node: cst.BaseExpression | None) -> None:
         value = _literal(node) if node is not None else None

@@ -34,6 +34,11 @@ class BatchNormTinyBatch(StaticRule):
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.has_batch_norm = False
+        # Classes of this file that build a BatchNorm, and how many BatchNorms were built
+        # when each open class began (to tell at its end whether it built one).
+        self.batch_norm_classes: set[str] = set()
+        self.built = 0
+        self.class_starts: list[int] = []
         self.trains = False
         # Scopes that run backward() or an optimizer step: a train-mode forward elsewhere
         # (a quick check of the outputs) is not training.
@@ -47,12 +52,40 @@ class BatchNormTinyBatch(StaticRule):
         qual = self.ctx.qualname(node.func)
         if qual in BATCH_NORMS:
             self.has_batch_norm = True
+            self.built += 1
         elif qual in DATA_LOADERS:
             self._loader(node)
         elif isinstance(node.func, cst.Attribute):
             self._method(node, node.func)
         elif isinstance(node.func, cst.Name) and self.modes.get((id(self.ctx.scope), node.func.value)):
             self._forward_in_train_mode(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.class_starts.append(self.built)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        if self.built > self.class_starts.pop():
+            self.batch_norm_classes.add(node.name.value)
+
+    def _carries_batch_norm(self, expr: cst.BaseExpression | None, depth: int = 0) -> bool:
+        """Whether a module expression builds a BatchNorm: `nn.Sequential(..., nn.BatchNorm1d(..))`,
+        `Net()` of a BatchNorm class of this file, or a variable bound to one, through wrappers
+        such as `DistributedDataParallel(net)` or `copy.deepcopy(net)`."""
+        if expr is None or depth > 8:
+            return False
+        if isinstance(expr, cst.Name):
+            bound = self.ctx.binding(expr.value)
+            return bound is not None and self._carries_batch_norm(bound.expr, depth + 1)
+        if isinstance(expr, cst.Attribute):
+            return self._carries_batch_norm(expr.value, depth + 1)
+        if not isinstance(expr, cst.Call):
+            return False
+        if self.ctx.qualname(expr.func) in BATCH_NORMS:
+            return True
+        if isinstance(expr.func, cst.Name) and expr.func.value in self.batch_norm_classes:
+            return True
+        parts = [a.value for a in expr.args] + ([expr.func.value] if isinstance(expr.func, cst.Attribute) else [])
+        return any(self._carries_batch_norm(part, depth + 1) for part in parts)
 
     def _loader(self, node: cst.Call) -> None:
         batch = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "batch_size"), None)
@@ -76,7 +109,7 @@ class BatchNormTinyBatch(StaticRule):
             self.trains = self.trains or training
 
     def _forward_in_train_mode(self, node: cst.Call) -> None:
-        if not node.args:
+        if not node.args or not self._carries_batch_norm(node.func):
             return
         argument = node.args[0].value
         if isinstance(argument, cst.Name):
