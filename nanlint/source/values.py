@@ -337,6 +337,14 @@ def _arange(args: Args) -> Value:
     return tensor(0.0, INF)  # `arange(end)` starts at 0
 
 
+def _scatter_reduce(args: Args) -> Value:
+    # `scatter_reduce(..., reduce="amax")` is a per-group maximum: subtracting it shifts.
+    for arg in args.nodes:
+        if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("amax", "max"):
+            return Value(tensor=True, known=True, tags=frozenset({"reduction", "max"}))
+    return UNKNOWN_TENSOR
+
+
 def _triangle(args: Args) -> Value:
     # `tril(ones(n, n))` and `triu(..., diagonal=1)` build causal masks: no row is all masked.
     x = args.first
@@ -456,6 +464,7 @@ _TORCH_SPECS: dict[str, Spec] = {
     "logsumexp": _reduction("max"),
     "arange": _arange,
     "tril": _triangle,
+    "scatter_reduce": _scatter_reduce,
     "triu": _triangle,
     "acos": _fixed(0.0, math.pi),
     "arccos": _fixed(0.0, math.pi),

@@ -29,6 +29,10 @@ _UNDERFLOW = {
     "prob": "a product or mixture of probabilities underflows to exactly 0",
 }
 
+_MASK_INSTEAD = (
+    "to mask scores, fill them instead: `scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min)`"
+)
+
 
 def _log_call(ctx, node: cst.BaseExpression) -> tuple[cst.Call, cst.BaseExpression] | None:
     """(the call, its argument) if `node` is `log(arg)` / `arg.log()` in any spelling."""
@@ -173,6 +177,7 @@ class LogDomain(StaticRule):
             what="0" if value.lo == 0 else "0 or negative",
             why=value.origin() if value.lo == 0 else f"its range is {value.describe()}",
             result="-inf" if value.lo == 0 else "-inf, or NaN below 0",
+            instead=_MASK_INSTEAD if "mask" in value.tags else "clamp it first (`.clamp_min(eps)`) or stay in log space",
             detail=detail,
         )
 
@@ -192,6 +197,7 @@ class LogDomain(StaticRule):
             what="-1 or less",
             why=f"its range is {value.describe()}",
             result="-inf, or NaN below -1",
+            instead="clamp it first (`.clamp_min(-1 + eps)`) or stay in log space",
             detail=f"argument `{text}` has range {value.describe()} and reaches -1",
         )
 
