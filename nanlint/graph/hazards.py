@@ -149,7 +149,8 @@ def check_log(analysis: Analysis, op: Op) -> list[Hazard]:
     what = ("below -1" if negative else "-1") if floor else ("negative" if negative else "0")
     detail = f"{op.kind} argument `{name}` has range {interval.describe()}, which can be {what}"
     fields = {"function": op.kind, "arg": name, "what": what, "why": f"its range is {interval.describe()}",
-              "result": "NaN" if negative else "-inf"}
+              "result": "NaN" if negative else "-inf",
+              "instead": "clamp it first (`.clamp_min(eps)`) or stay in log space"}
     return [Hazard("NAN201", op, detail, fields, _range_extra(interval))]
 
 
@@ -158,11 +159,14 @@ def _sqrt_hazard(analysis: Analysis, op: Op, value: Any, interval: Interval) -> 
         return []
     name = _operand_name(value)
     if interval.lo < 0:
-        effect = "can be negative: sqrt of it is NaN"
+        what, effect = "negative", "the square root of a negative number is NaN"
+        instead = "clamp it first (`.clamp_min(eps)`)"
     else:
-        effect = "reaches 0: the gradient of sqrt there is infinite"
-    detail = f"sqrt argument `{name}` has range {interval.describe()}, which {effect}"
-    fields = {"argument": name, "why": effect}
+        what, effect = "exactly 0", "the gradient 1 / (2 sqrt(x)) is infinite there and backpropagates as NaN"
+        instead = "add an eps inside (`sqrt(x + eps)`) or clamp it (`.clamp_min(eps)`)"
+    detail = f"sqrt argument `{name}` has range {interval.describe()}, which can be {what}"
+    fields = {"arg": name, "what": what, "why": _why(interval) if what == "exactly 0" else
+              f"its range is {interval.describe()}", "effect": effect, "instead": instead}
     return [Hazard("NAN204", op, detail, fields, _range_extra(interval))]
 
 
@@ -191,14 +195,23 @@ def check_pow(analysis: Analysis, op: Op) -> list[Hazard]:
     if p.is_integer():
         return []
     if interval.lo < 0:
-        effect = f"can be negative: a negative number to the power {p:g} is NaN"
+        what, why = "negative", f"its range is {interval.describe()}"
+        effect = "a negative number to a non-integer power is NaN"
     elif interval.lo == 0 and 0 < p < 1:
-        effect = f"reaches 0: the gradient of x ** {p:g} there is infinite"
+        what, why = "exactly 0", _why(interval)
+        effect = f"the gradient {p:g} * x ** {p - 1:g} is infinite at 0 and backpropagates as NaN"
     else:
         return []
-    detail = f"base `{name}` has range {interval.describe()}, which {effect}"
-    fields = {"base": name, "argument": name, "exponent": f"{p:g}", "why": effect}
+    detail = f"base `{name}` has range {interval.describe()}; exponent {p:g}"
+    fields = {"base": name, "kind": f"the non-integer exponent {p:g}", "what": what, "why": why, "effect": effect}
     return [Hazard("NAN205", op, detail, fields, _range_extra(interval))]
+
+
+_AT_THE_EDGE = {
+    "acos": "the gradient of acos at +-1 is infinite",
+    "asin": "the gradient of asin at +-1 is infinite",
+    "atanh": "atanh is infinite at +-1",
+}
 
 
 def check_inverse_trig(analysis: Analysis, op: Op) -> list[Hazard]:
@@ -209,13 +222,49 @@ def check_inverse_trig(analysis: Analysis, op: Op) -> list[Hazard]:
     if -1.0 < interval.lo and interval.hi < 1.0:
         return []
     name = _operand_name(value)
-    if interval.lo < -1.0 or interval.hi > 1.0:
-        effect = f"leaves [-1, 1]: {op.kind} of it is NaN"
-    else:
-        effect = f"reaches +-1: the gradient of {op.kind} there is infinite"
-    detail = f"{op.kind} argument `{name}` has range {interval.describe()}, which {effect}"
-    fields = {"argument": name, "function": op.kind, "why": effect}
+    beyond = interval.lo < -1.0 or interval.hi > 1.0
+    edge = _AT_THE_EDGE.get(op.kind, "the gradient at +-1 is infinite")
+    effect = f"{edge}, and NaN beyond" if beyond else edge
+    reaches = "goes beyond +-1" if beyond else "reaches +-1"
+    detail = f"{op.kind} argument `{name}` has range {interval.describe()}, not strictly inside (-1, 1)"
+    fields = {"function": op.kind, "arg": name, "range": interval.describe(), "reaches": reaches, "effect": effect}
     return [Hazard("NAN206", op, detail, fields, _range_extra(interval))]
+
+
+# Ops an exp's output flows through on its way to a ratio or a log (sums, shifts, layout).
+_EXP_FLOW = frozenset({"sum", "add", "mul", "mean", "unsqueeze", "view", "reshape", "expand", "expand_as",
+                       "contiguous", "clone", "getitem", "to", "float", "squeeze"})
+_EXP_PATTERNS = {
+    "softmax": ("exp(x) / sum(exp(x))", "`torch.softmax(x, dim)`"),
+    "sigmoid": ("1 / (1 + exp(-x))", "`torch.sigmoid(x)`"),
+    "logsumexp": ("log(sum(exp(x)))", "`torch.logsumexp(x, dim)`"),
+}
+
+
+def _exp_pattern(analysis: Analysis, op: Op) -> str | None:
+    """Which hand-written pattern the exp feeds: a ratio, a sigmoid, or log(sum(exp))."""
+    users = analysis.users()
+    frontier = [(op.name, False)]
+    seen = set()
+    for _ in range(8):
+        following = []
+        for name, summed in frontier:
+            for user, argument in users.get(name, ()):
+                if user.kind == "div":
+                    if argument == "other":
+                        return "softmax" if summed else "sigmoid"
+                    other = analysis.range_of(user.args.get("other"))
+                    if isinstance(other, Interval) and other.exp:
+                        return "softmax"
+                elif user.kind in ("log", "log2", "log10") and summed:
+                    return "logsumexp"
+                elif user.kind in ("reciprocal",):
+                    return "sigmoid"
+                elif user.kind in _EXP_FLOW and (user.name, summed) not in seen:
+                    seen.add((user.name, summed))
+                    following.append((user.name, summed or user.kind == "sum"))
+        frontier = following
+    return None
 
 
 def check_exp(analysis: Analysis, op: Op) -> list[Hazard]:
@@ -227,12 +276,15 @@ def check_exp(analysis: Analysis, op: Op) -> list[Hazard]:
     limit = exp_overflow_point(dtype)
     if interval.hi <= limit:
         return []
+    pattern = _exp_pattern(analysis, op)
+    if pattern is None:
+        return []
     name = _operand_name(value)
     type_name = str(dtype or torch.float32).replace("torch.", "")
+    written, instead = _EXP_PATTERNS[pattern]
     detail = (f"exp argument `{name}` has range {interval.describe()}, above {limit:.4g} "
-              f"where {type_name} exp overflows to inf")
-    fields = {"argument": name, "limit": f"{limit:.4g}", "dtype": type_name,
-              "why": f"its range {interval.describe()} goes above {limit:.4g}"}
+              f"where {type_name} exp overflows to inf; it feeds {written}")
+    fields = {"arg": name, "pattern": written, "instead": instead}
     return [Hazard("NAN207", op, detail, fields, _range_extra(interval))]
 
 
@@ -267,7 +319,7 @@ def check_fp16_overflow(analysis: Analysis, op: Op) -> list[Hazard]:
     if not isinstance(out, Interval) or out.finite:
         return []
     operands = [analysis.range_of(v) for v in op.refs()]
-    if not operands or not all(isinstance(r, Interval) and r.finite for r in operands):
+    if not operands or not all(isinstance(r, Interval) and r.finite and r.origin != "normed" for r in operands):
         return []
     limit = float_info(torch.float16).max
     source = _operand_name(op.args.get("input"))
@@ -344,4 +396,11 @@ def find_hazards(analysis: Analysis) -> list[Hazard]:
         if check is not None:
             hazards.extend(check(analysis, op))
         hazards.extend(check_fp16_overflow(analysis, op))
-    return hazards
+    return _drop_roots_of_flagged_denominators(hazards)
+
+
+def _drop_roots_of_flagged_denominators(hazards: list[Hazard]) -> list[Hazard]:
+    """`y / sqrt(v)`: the division is reported (NAN101/NAN102) and its fix fixes both, as in
+    the static rule; reporting the root as well would be one hazard twice."""
+    flagged = {h.op.args.get("other") for h in hazards if h.code in ("NAN101", "NAN102") and h.op.kind == "div"}
+    return [h for h in hazards if not (h.code == "NAN204" and Ref(h.op.name) in flagged)]

@@ -80,7 +80,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 }
 
 # Argument-name spellings that mean the same thing.
-_NAME_ALIASES = {"self": "input", "train": "training", "ord": "p", "a": "input"}
+_NAME_ALIASES = {"self": "input", "train": "training", "ord": "p", "a": "input", "x": "input"}
 
 _OPERATORS: dict[Callable[..., Any], str] = {
     operator.add: "add", operator.iadd: "add", operator.sub: "sub", operator.isub: "sub",
