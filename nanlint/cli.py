@@ -293,6 +293,17 @@ def trace(
     sys.exit(_exit_code(summary, exit_zero=False))
 
 
+@main.command()
+def server() -> None:
+    """Run the Language Server on stdio (needs the extra: pip install "nanlint[lsp]")."""
+    try:
+        from nanlint.lsp import serve
+    except ImportError as error:
+        click.echo(f"nanlint: error: the language server needs pygls ({error}): pip install \"nanlint[lsp]\"", err=True)
+        sys.exit(2)
+    serve()
+
+
 @main.command(name="rules")
 def list_rules() -> None:
     """List every rule: code, name, analyzers, fix, default."""
