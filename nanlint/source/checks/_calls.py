@@ -22,6 +22,11 @@ def argument(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | N
     return None
 
 
+def keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    """The value of a keyword-only argument, or None."""
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
 def operand(call: cst.Call, is_method: bool) -> cst.BaseExpression | None:
     """The tensor a unary op applies to: the receiver of `x.log()`, `input` of `torch.log(x)`."""
     if is_method:
