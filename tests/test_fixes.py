@@ -145,3 +145,28 @@ def test_check_source_fix_round_trip_removes_unused_suppressions():
     result = fix_text(text, lambda source: check_source(source, "m.py"))
     assert result.text.endswith("return a / d  # noqa: NAN101\n")
     assert result.remaining == []
+
+
+def test_the_rules_fixes_end_to_end(tmp_path):
+    """NAN202 (safe, from its rule) and NAN206 (unsafe) through `nanlint check --fix`."""
+    source = (
+        "import torch\n"
+        "import torch.nn.functional as F\n\n\n"
+        "def loss(logits, a, b):\n"
+        "    log_p = torch.log(F.softmax(logits, dim=-1))  # keep this comment\n"
+        "    log_s = torch.sigmoid(logits).log()\n"
+        "    angle = torch.acos(F.cosine_similarity(a, b))\n"
+        "    return log_p, log_s, angle\n"
+    )
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    runner = CliRunner()
+    safe = runner.invoke(main, ["check", str(path), "--fix"])
+    assert "Fixed 2 findings." in safe.output and "NAN206" in safe.output
+    fixed = path.read_text()
+    assert "    log_p = F.log_softmax(logits, dim=-1)  # keep this comment\n" in fixed
+    assert "    log_s = F.logsigmoid(logits)\n" in fixed
+    assert "torch.acos(F.cosine_similarity(a, b))" in fixed
+    unsafe = runner.invoke(main, ["check", str(path), "--fix", "--unsafe-fixes"])
+    assert unsafe.exit_code == 0, unsafe.output
+    assert "    angle = torch.acos(F.cosine_similarity(a, b).clamp(-1 + 1e-06, 1 - 1e-06))\n" in path.read_text()

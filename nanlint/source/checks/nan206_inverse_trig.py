@@ -4,6 +4,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source.checks._calls import operand
+from nanlint.source.fixers import clamp_inside_unit_fix
 from nanlint.source.rule import StaticRule
 
 # function -> what happens at +-1 exactly
@@ -45,4 +46,6 @@ class InverseTrigDomain(StaticRule):
             reaches="goes beyond +-1" if beyond else "reaches +-1",
             effect=f"{_AT_THE_EDGE[function]}, and NaN beyond" if beyond else _AT_THE_EDGE[function],
             detail=f"argument `{text}` has range {value.describe()}, not strictly inside (-1, 1)",
+            # Unsafe: it changes the result at (and beyond) +-1, which is the point.
+            fix=clamp_inside_unit_fix(self.ctx, node, arg, 1e-6),
         )
