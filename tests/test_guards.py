@@ -58,14 +58,18 @@ def f(self, x, y, eps=1e-6):
 """
 
 
+# Only the division rules: `x / torch.exp(x).sum()` is quiet here but is NAN207's.
+DIVISION = {"select": ("NAN1",)}
+
+
 @pytest.mark.parametrize("expression, code", FLAGGED)
 def test_unguarded_denominators_are_flagged(expression, code):
-    assert codes_by_line(_source(expression)) == {(6, code)}
+    assert codes_by_line(_source(expression), **DIVISION) == {(6, code)}
 
 
 @pytest.mark.parametrize("expression", GUARDED)
 def test_guarded_or_unknown_denominators_are_quiet(expression):
-    assert codes_by_line(_source(expression)) == set()
+    assert codes_by_line(_source(expression), **DIVISION) == set()
 
 
 def test_augmented_division_and_local_variables():
