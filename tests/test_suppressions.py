@@ -140,3 +140,14 @@ def test_graph_findings_follow_select_and_per_file_ignores():
     assert suppress_mapped(findings, Settings(ignore=("NAN1",)), lambda path: "") == []
     assert suppress_mapped(findings, Settings(per_file_ignores=(("m.py", ("NAN101",)),)), lambda path: "") == []
     assert suppress_mapped(findings, Settings(), lambda path: None) == findings
+
+
+def test_markers_inside_strings_and_docstrings_are_not_comments():
+    source = (
+        'def f(a, b):\n'
+        '    """Example:\n\n        y = x / d  # noqa: NAN101\n    """\n'
+        "    s = r'\\'# nanlint: ignore'  # a real comment\n"
+        '    return a\n'
+    )
+    assert find_directives(source) == []
+    assert check_source(source) == []
