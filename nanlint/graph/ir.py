@@ -47,8 +47,10 @@ class Op:
     value: torch.Tensor | None = None
     # For "input" ops: the position among the user inputs.
     index: int = -1
-    # For leaf-module ops: the module itself (BatchNorm state checks read it).
+    # For leaf-module ops: the module itself.
     source_module: nn.Module | None = None
+    # 1-based position in the graph: the "line" of a finding when no source is known.
+    position: int = 0
 
     def refs(self) -> Iterable[Ref]:
         return _refs(self.args)
@@ -199,9 +201,9 @@ def from_graph_module(gm: fx.GraphModule, training: bool) -> Graph:
     """A symbolic_trace GraphModule (with ShapeProp metadata when it was run)."""
     ops: list[Op] = []
     inputs = 0
-    for node in gm.graph.nodes:
+    for position, node in enumerate(gm.graph.nodes, start=1):
         shape, dtype = _shape_dtype(node)
-        base = dict(name=node.name, module=_module_path(node),
+        base = dict(name=node.name, module=_module_path(node), position=position,
                     location=user_location(node.meta.get("stack_trace")), shape=shape, dtype=dtype)
         if node.op == "placeholder":
             ops.append(Op(kind="input", index=inputs, **base))
@@ -249,9 +251,9 @@ def from_exported(program: torch.export.ExportedProgram, training: bool) -> Grap
     constants = program.constants
     ops: list[Op] = []
     inputs = 0
-    for node in program.graph_module.graph.nodes:
+    for position, node in enumerate(program.graph_module.graph.nodes, start=1):
         shape, dtype = _shape_dtype(node)
-        base = dict(name=node.name, module=_module_path(node),
+        base = dict(name=node.name, module=_module_path(node), position=position,
                     location=user_location(node.meta.get("stack_trace")), shape=shape, dtype=dtype)
         if node.op == "placeholder":
             fqn = lifted.get(node.name)

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -31,6 +31,8 @@ class LoadedModel:
     kwargs: dict[str, Any] = field(default_factory=dict)
     # Set instead of `module` for a `torch.export.save`d program.
     program: torch.export.ExportedProgram | None = None
+    # The third item of a factory's `(module, example_inputs, loss)`: output -> scalar loss.
+    loss: Callable[[Any], torch.Tensor] | None = None
 
 
 def one_line(error: BaseException) -> str:
@@ -43,7 +45,9 @@ def one_line(error: BaseException) -> str:
 
 def load_target(target: TraceTarget) -> LoadedModel:
     spec = target.target
-    if spec.endswith(".pt2") and Path(spec).is_file():
+    if spec.endswith(".pt2"):
+        if not Path(spec).is_file():
+            raise TraceFailure(f"no such file `{spec}`")
         return LoadedModel(None, program=_load_exported(spec))
     location, sep, attr = spec.rpartition(":")
     if not sep or not location or not attr:
@@ -53,13 +57,13 @@ def load_target(target: TraceTarget) -> LoadedModel:
         obj = getattr(container, attr)
     except AttributeError:
         raise TraceFailure(f"`{location}` has no attribute `{attr}`") from None
-    module, inputs = _build(obj, attr)
+    module, inputs, loss = _build(obj, attr)
     if target.checkpoint:
         _load_checkpoint(module, target.checkpoint)
     if inputs is None:
         inputs = _inputs_from_shapes(target)
     args, kwargs = _split_inputs(inputs)
-    return LoadedModel(module, args, kwargs)
+    return LoadedModel(module, args, kwargs, loss=loss)
 
 
 def _load_exported(path: str) -> torch.export.ExportedProgram:
@@ -107,9 +111,9 @@ def _import_file(path: Path) -> Any:
     return module
 
 
-def _build(obj: Any, attr: str) -> tuple[nn.Module, Any]:
+def _build(obj: Any, attr: str) -> tuple[nn.Module, Any, Any]:
     if isinstance(obj, nn.Module):
-        return obj, None
+        return obj, None, None
     if not callable(obj):
         raise TraceFailure(f"`{attr}` is a {type(obj).__name__}, not an nn.Module, a module class or a factory")
     what = "building" if isinstance(obj, type) else "calling"
@@ -118,10 +122,14 @@ def _build(obj: Any, attr: str) -> tuple[nn.Module, Any]:
     except (Exception, SystemExit) as error:
         raise TraceFailure(f"{what} `{attr}()` raised {one_line(error)}") from None
     if isinstance(built, nn.Module):
-        return built, None
-    if isinstance(built, (tuple, list)) and len(built) == 2 and isinstance(built[0], nn.Module):
-        return built[0], built[1]
-    raise TraceFailure(f"`{attr}()` returned {type(built).__name__}, not an nn.Module or (module, example_inputs)")
+        return built, None, None
+    if isinstance(built, (tuple, list)) and len(built) in (2, 3) and isinstance(built[0], nn.Module):
+        loss = built[2] if len(built) == 3 else None
+        if loss is not None and not callable(loss):
+            raise TraceFailure(f"the loss `{attr}()` returned third is a {type(loss).__name__}, not a callable")
+        return built[0], built[1], loss
+    raise TraceFailure(f"`{attr}()` returned {type(built).__name__}, not an nn.Module, (module, example_inputs) "
+                       "or (module, example_inputs, loss)")
 
 
 def _load_checkpoint(module: nn.Module, path: str) -> None:

@@ -99,20 +99,17 @@ def _mode_note(modes: list[str], all_modes: list[str]) -> str:
 def to_findings(per_mode: Iterable[ModeHazards], graph_codes: frozenset[str], fallback_path: str) -> list[Finding]:
     per_mode = list(per_mode)
     all_modes = [m.mode for m in per_mode]
-    combined: dict[tuple[Any, ...], tuple[Hazard, list[str], int]] = {}
+    combined: dict[tuple[Any, ...], tuple[Hazard, list[str]]] = {}
     for entry in per_mode:
-        for position, hazard in enumerate(entry.hazards):
+        for hazard in entry.hazards:
             key = _key(hazard)
             if key in combined:
                 if entry.mode not in combined[key][1]:
                     combined[key][1].append(entry.mode)
             else:
-                combined[key] = (hazard, [entry.mode], position)
-    findings = []
-    for hazard, modes, position in combined.values():
-        if hazard.code in graph_codes:
-            findings.append(_finding(hazard, modes, all_modes, fallback_path, position))
-    return findings
+                combined[key] = (hazard, [entry.mode])
+    return [_finding(hazard, modes, all_modes, fallback_path)
+            for hazard, modes in combined.values() if hazard.code in graph_codes]
 
 
 class _Fields(dict):
@@ -120,7 +117,7 @@ class _Fields(dict):
         return f"<{key}>"
 
 
-def _finding(hazard: Hazard, modes: list[str], all_modes: list[str], fallback_path: str, position: int) -> Finding:
+def _finding(hazard: Hazard, modes: list[str], all_modes: list[str], fallback_path: str) -> Finding:
     meta = load_catalog()[hazard.code]
     op: Op = hazard.op
     if op.location is not None:
@@ -129,7 +126,7 @@ def _finding(hazard: Hazard, modes: list[str], all_modes: list[str], fallback_pa
         column = len(text) - len(text.lstrip()) + 1 if text.strip() else 1
         end_column = len(text.rstrip()) + 1 if text.strip() else 2
     else:
-        path, line, column, end_column = fallback_path, position + 1, 1, 2
+        path, line, column, end_column = fallback_path, max(op.position, 1), 1, 2
     note = "" if hazard.code == "NAN403" else _mode_note(modes, all_modes)
     extra = {"op": op.kind, "modes": modes, **hazard.extra}
     evidence = Evidence(Analyzer.GRAPH, hazard.detail + note, node=op.name, module=op.module or None, extra=extra)
