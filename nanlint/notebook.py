@@ -78,12 +78,19 @@ def parse_notebook(data: str) -> Notebook | Unreadable:
 
 def read_notebook(path: Path) -> Notebook | Unreadable:
     try:
-        data = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         return Unreadable(f"cannot read it ({error.strerror or error})")
+    return decode_notebook(data)
+
+
+def decode_notebook(data: bytes) -> Notebook | Unreadable:
+    """A notebook from the bytes of its file (JSON is whitespace-blind: newlines need no translation)."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return Unreadable(f"a notebook is UTF-8 JSON, but byte {error.start} is not UTF-8")
-    return parse_notebook(data)
+    return parse_notebook(text)
 
 
 def _cell_span(notebook: Notebook, span: Span) -> tuple[int, Span]:
