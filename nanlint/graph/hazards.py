@@ -14,16 +14,9 @@ from typing import Any, Callable
 import torch
 
 from nanlint.graph.ir import Op, Ref
-from nanlint.graph.ranges import (
-    INF,
-    Analysis,
-    Interval,
-    correction_of,
-    exp_overflow_point,
-    float_info,
-    fmt,
-    reduced_count,
-)
+from nanlint.graph.intervals import Interval, exp_overflow_point, float_info
+from nanlint.graph.ranges import Analysis, Context
+from nanlint.graph.transfer import correction_of, reduced_count
 
 # Denominator origins that make a division a normalization (NAN102).
 REDUCTIONS = frozenset({"norm", "sum", "mean", "std", "var", "max"})
@@ -233,7 +226,9 @@ def check_inverse_trig(analysis: Analysis, op: Op) -> list[Hazard]:
 
 # Ops an exp's output flows through on its way to a ratio or a log (sums, shifts, layout).
 _EXP_FLOW = frozenset({"sum", "add", "mul", "mean", "unsqueeze", "view", "reshape", "expand", "expand_as",
-                       "contiguous", "clone", "getitem", "to", "float", "squeeze"})
+                       "contiguous", "clone", "getitem", "to", "float", "squeeze", "index", "index_select",
+                       "index_add", "scatter_add", "gather"})
+_SUMMING = frozenset({"sum", "index_add", "scatter_add"})
 _EXP_PATTERNS = {
     "softmax": ("exp(x) / sum(exp(x))", "`torch.softmax(x, dim)`"),
     "sigmoid": ("1 / (1 + exp(-x))", "`torch.sigmoid(x)`"),
@@ -262,7 +257,7 @@ def _exp_pattern(analysis: Analysis, op: Op) -> str | None:
                     return "sigmoid"
                 elif user.kind in _EXP_FLOW and (user.name, summed) not in seen:
                     seen.add((user.name, summed))
-                    following.append((user.name, summed or user.kind == "sum"))
+                    following.append((user.name, summed or user.kind in _SUMMING))
         frontier = following
     return None
 
@@ -289,8 +284,6 @@ def check_exp(analysis: Analysis, op: Op) -> list[Hazard]:
 
 
 def check_variance(analysis: Analysis, op: Op) -> list[Hazard]:
-    from nanlint.graph.ranges import Context
-
     ctx = Context(analysis, op)
     correction = correction_of(ctx)
     if correction <= 0:

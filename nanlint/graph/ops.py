@@ -77,6 +77,8 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "embedding": ("input", "weight"),
     "index_select": ("input", "dim", "index"), "gather": ("input", "dim", "index"),
     "size": ("input", "dim"),
+    "index_add": ("input", "dim", "index", "source"), "scatter_add": ("input", "dim", "index", "source"),
+    "index_put": ("input", "indices", "values", "accumulate"),
 }
 
 # Argument-name spellings that mean the same thing.

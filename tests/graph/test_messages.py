@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from nanlint.api import check_paths
 from nanlint.config import Settings, TraceTarget
 from nanlint.findings import Analyzer

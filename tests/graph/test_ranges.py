@@ -151,7 +151,8 @@ def test_eval_only_hazard_from_running_statistics():
 
 def test_unknown_ops_give_unbounded_ranges_not_errors():
     from nanlint.graph.ir import Graph, Op, Ref
-    from nanlint.graph.ranges import UNBOUNDED, analyze
+    from nanlint.graph.intervals import UNBOUNDED
+    from nanlint.graph.ranges import analyze
 
     graph = Graph([Op("x", "input", index=0), Op("y", "some_future_op", {"input": Ref("x")}),
                    Op("z", "div", {"input": Ref("x"), "other": object()})], "fx", False)

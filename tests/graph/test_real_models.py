@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 
 from nanlint.graph import GRAPH_CODES  # noqa: E402
 from nanlint.graph.pipeline import ModeHazards, hazards_of, to_findings  # noqa: E402
-from nanlint.graph.ranges import TRANSFER, Weights  # noqa: E402
+from nanlint.graph.ranges import Weights  # noqa: E402
+from nanlint.graph.transfer import TRANSFER  # noqa: E402
 from nanlint.graph.trace import trace_modes  # noqa: E402
 from tests.graph import real_models  # noqa: E402
 
