@@ -1,28 +1,34 @@
 """The one place the analyzers are wired: discover -> static -> graph -> merge.
 
 Nothing here imports torch: the graph analyzer is imported only when a trace target
-is given, so `import nanlint` and a static run stay torch-free.
+is given, so `import nanlint` and a static run stay torch-free. The static analyzer
+(and libcst) is imported when a file is first analysed, so a run answered from the
+cache never loads it.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings, TraceTarget
 from nanlint.discover import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
-from nanlint.notebook import Notebook, parse_notebook, read_notebook, to_cells
-from nanlint.reading import Unreadable, read_source
+from nanlint.notebook import Notebook, decode_notebook, parse_notebook, read_notebook, to_cells
+from nanlint.reading import Unreadable, decode_source, read_source
 from nanlint.report import RunSummary
-from nanlint.source.engine import analyze_source, internal_error
 from nanlint.suppressions import suppress_file, suppress_mapped
+
+if TYPE_CHECKING:
+    from nanlint.cache import Cache
 
 
 def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Finding]:
     """Static findings for one file's text, merged, suppressions applied, sorted."""
+    from nanlint.source.engine import analyze_source, internal_error
+
     settings = settings or Settings()
     try:
         findings = merge(analyze_source(source, path, settings))
@@ -47,20 +53,20 @@ def unreadable_finding(path: str, problem: Unreadable) -> Finding:
     )
 
 
-def check_file(path: Path, settings: Settings) -> list[Finding]:
-    """Every finding of one file, suppressions applied: the unit of work of a run."""
+def check_file(path: Path, settings: Settings, data: bytes | None = None) -> list[Finding]:
+    """Every finding of one file, suppressions applied: the unit of work of a run.
+
+    `data` is the file's content when the caller has read it already (the cache keys
+    its entry on those bytes).
+    """
     if path.suffix == ".ipynb":
-        return check_notebook(path, settings)
-    text = read_source(path)
+        notebook = read_notebook(path) if data is None else decode_notebook(data)
+        return _notebook_findings(notebook, str(path), settings)
+    text = read_source(path) if data is None else decode_source(data)
     if isinstance(text, Unreadable):
         found = [unreadable_finding(str(path), text)] if settings.enabled("NAN001") else []
         return suppress_file(found, None, str(path), settings)
     return check_source(text, str(path), settings)
-
-
-def check_notebook(path: Path, settings: Settings) -> list[Finding]:
-    """A notebook's code cells analysed as one text; positions are cell and line."""
-    return _notebook_findings(read_notebook(path), str(path), settings)
 
 
 def _notebook_findings(notebook: Notebook | Unreadable, path: str, settings: Settings) -> list[Finding]:
@@ -82,13 +88,20 @@ def check_paths(
     paths: Sequence[str],
     settings: Settings | None = None,
     traces: Sequence[TraceTarget] = (),
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> RunSummary:
-    """Check files, folders and globs; trace the given targets; one merged report."""
+    """Check files, folders and globs; trace the given targets; one merged report.
+
+    `jobs` processes check the files (see runner.py); with a `cache`, unchanged files
+    are answered from it. Traced graphs are never cached: they depend on the model's code
+    and weights, not on one file.
+    """
+    from nanlint.runner import check_files
+
     settings = settings or Settings()
     found = discover_files(paths, settings)
-    findings: list[Finding] = []
-    for path in found.files:
-        findings.extend(check_file(path, settings))
+    findings = check_files(found.files, settings, jobs, cache)
     if traces:
         from nanlint.graph import analyze_target
 

@@ -6,8 +6,9 @@ entry and never imports libcst. The key covers everything the findings depend on
 
 - the file's bytes, its path as shown and its absolute path (findings name the path,
   per-file-ignores match the absolute one);
-- nanlint: its version and a fingerprint of its code and rule documents (size and
-  mtime of each file), so an edited checkout or an upgrade never reads stale entries;
+- nanlint: its version and a fingerprint of the code of the static path and the rule
+  documents (size and mtime of each file), so an edited checkout or an upgrade never
+  reads stale entries;
 - libcst and Python (a new parser may parse differently);
 - the effective settings (`repr` of the frozen `Settings`).
 
@@ -44,17 +45,20 @@ def default_cache_dir() -> Path:
     return base / "nanlint"
 
 
-def _tree_fingerprint(root: Path, suffixes: tuple[str, ...], digest: Any) -> None:
+def _files_fingerprint(root: Path, suffix: str, digest: Any, recursive: bool = True) -> None:
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__") if recursive else []
         for name in sorted(names):
-            if name.endswith(suffixes):
+            if name.endswith(suffix):
                 stat = os.stat(os.path.join(folder, name))
                 digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
 
 
 def build_fingerprint() -> str:
-    """nanlint's version, code and rule documents, libcst's install and Python's version."""
+    """nanlint's version, static-path code and rule documents, libcst's install, Python's version.
+
+    The graph and runtime analyzers are left out: a file's static findings never use them.
+    """
     import importlib.util
 
     from nanlint import __version__
@@ -62,8 +66,9 @@ def build_fingerprint() -> str:
 
     digest = hashlib.sha256(f"{_FORMAT}:{__version__}:{sys.version}".encode())
     package = Path(__file__).resolve().parent
-    _tree_fingerprint(package, (".py",), digest)
-    _tree_fingerprint(rules_dir(), (".md",), digest)
+    _files_fingerprint(package, ".py", digest, recursive=False)
+    _files_fingerprint(package / "source", ".py", digest)
+    _files_fingerprint(rules_dir(), ".md", digest)
     spec = importlib.util.find_spec("libcst")
     if spec is not None and spec.origin:
         # An upgrade rewrites the package's files; its __init__.py's mtime says so without importing it.

@@ -6,7 +6,7 @@ import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
@@ -14,6 +14,9 @@ from nanlint import __version__
 from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
 from nanlint.findings import Finding
 from nanlint.report import FORMATS, STATISTICS_FORMATS, Formatter, RunSummary, formatter
+
+if TYPE_CHECKING:
+    from nanlint.cache import Cache
 
 # Findings that mean the requested analysis did not fully run.
 _INCOMPLETE = frozenset({"NAN002", "NAN004"})
@@ -174,6 +177,12 @@ def _project(paths: Sequence[str], config_file: Path | None) -> ProjectConfig:
         sys.exit(2)
 
 
+def _cache(cache_dir: Path | None, settings: Settings) -> Cache:
+    from nanlint.cache import Cache, default_cache_dir
+
+    return Cache(cache_dir or default_cache_dir(), settings)
+
+
 def _override(settings: Settings, **flags: object) -> Settings:
     """CLI flags win over the configuration; an absent flag (None or empty) leaves it."""
     return replace(settings, **{name: value for name, value in flags.items() if value not in (None, ())})
@@ -208,6 +217,11 @@ def main() -> None:
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff; change nothing (exit 1 if any).")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix/--diff: also the fixes that change behaviour.")
 @click.option("--stdin-filename", help="With PATH `-`: the file name the text read from stdin stands for.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Processes checking files (default: all cores; one for a handful of files).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="NANLINT_CACHE_DIR",
+              show_envvar=True, help="Where results are cached (default: $XDG_CACHE_HOME/nanlint or ~/.cache/nanlint).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write cached results.")
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -227,6 +241,9 @@ def check(
     diff: bool,
     unsafe_fixes: bool,
     stdin_filename: str | None,
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> None:
     """Check PATHS (files, folders, globs; `-` for stdin) for NaN/Inf hazards."""
     from nanlint.api import check_paths
@@ -252,8 +269,13 @@ def check(
         fixed = _fix_files(paths, settings, unsafe_fixes, write=not diff)
         if diff:
             sys.exit(1 if fixed else 0)
-    summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None))
+    from nanlint.runner import default_jobs
+
+    cache = None if no_cache else _cache(cache_dir, settings)
+    summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None), jobs or default_jobs(), cache)
     _emit(summary, render, output_file)
+    if cache is not None and cache.write_error:
+        click.echo(f"nanlint: warning: results not cached ({cache.write_error})", err=True)
     sys.exit(_exit_code(summary, exit_zero))
 
 
