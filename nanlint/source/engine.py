@@ -19,6 +19,7 @@ from nanlint.config import Settings
 from nanlint.findings import Analyzer, Evidence, Finding, Severity, Span
 from nanlint.source.context import FileContext, Report
 from nanlint.source.names import Scope
+from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deepest_line
 from nanlint.source.positions import spans_of
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import UNKNOWN, Binding
@@ -255,6 +256,26 @@ def _syntax_error(path: str, error: cst.ParserSyntaxError) -> Finding:
     )
 
 
+def _too_deep(path: str, nesting: Nesting) -> Finding:
+    meta = load_catalog()["NAN001"]
+    reason = (
+        f"line {nesting.line} nests too deeply for nanlint's parser (an estimated {nesting.depth:,} levels "
+        f"of brackets and operators; the limit is {MAX_DEPTH:,})"
+    )
+    return Finding(
+        code=meta.code,
+        name=meta.name,
+        severity=meta.severity,
+        message=meta.format_message(reason=reason),
+        path=path,
+        line=nesting.line,
+        column=1,
+        end_line=nesting.line,
+        end_column=2,
+        evidence=(Evidence(Analyzer.STATIC, reason),),
+    )
+
+
 def internal_error(path: str, rule_codes: str, exc: BaseException, span: Span | None = None) -> Finding:
     """NAN004: a check raised on this file; named so the user can report it and ignore it."""
     meta = load_catalog()["NAN004"]
@@ -321,6 +342,15 @@ def analyze_source(
         from nanlint.source.checks import ALL_RULES
 
         rules = ALL_RULES
+    nesting = deepest_line(source)
+    if nesting.depth > MAX_DEPTH:  # libcst would take minutes, then overflow the C stack
+        return [_too_deep(path, nesting)] if "NAN001" in _enabled_codes(settings) else []
+    if nesting.depth > SHALLOW:
+        return deep_stack(lambda: _parse_and_analyze(source, path, settings, rules))
+    return _parse_and_analyze(source, path, settings, rules)
+
+
+def _parse_and_analyze(source: str, path: str, settings: Settings, rules: Sequence[type[StaticRule]]) -> list[Finding]:
     try:
         module = parse(source)
     except cst.ParserSyntaxError as error:
