@@ -41,6 +41,8 @@ def main() -> int:
     from tests.graph.real_models import MODELS, bert_base
 
     factories = {**MODELS, "bert-base": bert_base}
+    # The first trace of a process pays torch's lazy imports (fx, export, tracebacks): not a model's cost.
+    trace_modes(torch.nn.Sequential(torch.nn.Linear(2, 2)), (torch.randn(2, 2),), {})
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
     print(f"{'model':<12} {'dialect':<8} {'ops':>6} {'params':>8} {'trace s':>8} {'analysis s':>10} {'findings':>8}")
     bert_base_seconds = None

@@ -292,10 +292,11 @@ def check_variance(analysis: Analysis, op: Op) -> list[Hazard]:
     if count is None or count > correction:
         return []
     dim = op.args.get("dim")
-    detail = (f"{op.kind} over dim {dim} of size {count} with correction {correction:g} "
+    detail = (f"{op.kind} over dim {dim} of size {count} (traced shape) with correction {correction:g} "
               f"divides by {count} - {correction:g} = {count - correction:g}")
-    fields = {"function": op.kind, "dim": str(dim), "size": str(count), "correction": f"{correction:g}",
-              "why": detail}
+    fields = {"function": op.kind, "dim": str(dim), "correction": f"{correction:g}",
+              "why": f"that dimension has size {count} in the traced shapes, so n - {correction:g} = "
+                     f"{count - correction:g} degrees of freedom"}
     return [Hazard("NAN405", op, detail, fields, {"size": count, "correction": correction})]
 
 
@@ -389,7 +390,7 @@ def find_hazards(analysis: Analysis) -> list[Hazard]:
         if check is not None:
             hazards.extend(check(analysis, op))
         hazards.extend(check_fp16_overflow(analysis, op))
-    return _drop_roots_of_flagged_denominators(hazards)
+    return _where_traps(analysis, _drop_roots_of_flagged_denominators(hazards))
 
 
 def _drop_roots_of_flagged_denominators(hazards: list[Hazard]) -> list[Hazard]:
@@ -397,3 +398,59 @@ def _drop_roots_of_flagged_denominators(hazards: list[Hazard]) -> list[Hazard]:
     the static rule; reporting the root as well would be one hazard twice."""
     flagged = {h.op.args.get("other") for h in hazards if h.code in ("NAN101", "NAN102") and h.op.kind == "div"}
     return [h for h in hazards if not (h.code == "NAN204" and Ref(h.op.name) in flagged)]
+
+
+# Hazards that a `torch.where` branch hides in the forward pass but not in the backward.
+_TRAPPABLE = {
+    "NAN101": "inf", "NAN102": "NaN", "NAN201": "-inf or NaN", "NAN202": "-inf",
+    "NAN204": "NaN or of infinite slope", "NAN205": "NaN or of infinite slope", "NAN206": "NaN or of infinite slope",
+}
+# Elementwise ops a branch value may pass through between the hazard and the where.
+_BRANCH_FLOW = frozenset({"add", "sub", "rsub", "mul", "div", "neg", "abs", "pow", "square", "to", "clone",
+                          "contiguous", "alias", "unsqueeze", "expand", "view", "reshape", "relu", "clamp"})
+
+
+def _only_feeds_where(analysis: Analysis, op: Op) -> Op | None:
+    """The where whose branch is the only consumer of `op`'s output (through elementwise ops)."""
+    users = analysis.users()
+    found: Op | None = None
+    frontier = [op.name]
+    for _ in range(6):
+        following = []
+        for name in frontier:
+            consumers = users.get(name, [])
+            if not consumers:
+                return None  # an output of the model: the forward value is used as it is
+            for user, argument in consumers:
+                if user.kind == "where" and argument in ("input", "other"):
+                    if found is not None and found.name != user.name:
+                        return None
+                    found = user
+                elif user.kind in _BRANCH_FLOW:
+                    following.append(user.name)
+                else:
+                    return None
+        if not following:
+            return found
+        frontier = following
+    return None
+
+
+def _where_traps(analysis: Analysis, hazards: list[Hazard]) -> list[Hazard]:
+    """`torch.where(c, log(x), y)`: the log's NaN is discarded forward but its gradient is not:
+    reported at the where as NAN501, as the static rule does, instead of the inner code."""
+    result: list[Hazard] = []
+    reported: set[str] = set()
+    for hazard in hazards:
+        where = _only_feeds_where(analysis, hazard.op) if hazard.code in _TRAPPABLE else None
+        if where is None:
+            result.append(hazard)
+            continue
+        if where.name in reported:
+            continue
+        reported.add(where.name)
+        detail = f"`{hazard.op.name}` feeds a branch of `{where.name}`: {hazard.detail}"
+        fields = {"op": hazard.op.kind, "condition": _operand_name(where.args.get("condition")),
+                  "bad": _TRAPPABLE[hazard.code]}
+        result.append(Hazard("NAN501", where, detail, fields, hazard.extra))
+    return result

@@ -66,7 +66,15 @@ def test_every_graph_code_renders_its_whole_message(tmp_path):
             return net, (torch.randn(3, 4),)
     ''', name="bn.py")
     failed = trace_source(tmp_path, "x = 1\n", attr="Missing", shapes=((2,),), name="fail.py")
-    everything = findings + half + bn + failed
+    shapes = trace_source(tmp_path, '''
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def forward(self, x):
+                return torch.where(x > 0, torch.log(x), x), x / (x.std(0) + 1e-5)
+    ''', attr="Net", shapes=((1, 4),), name="shapes.py")
+    everything = findings + half + bn + failed + shapes
     from nanlint.graph.failure import analyzer_failed
 
     everything.append(analyzer_failed(TraceTarget("m.py:M"), KeyError("k")))

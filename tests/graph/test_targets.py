@@ -249,3 +249,30 @@ def test_a_bug_in_the_analyzer_is_nan004_not_a_crash(tmp_path, monkeypatch):
     """, attr="Net", shapes=((2, 2),))
     assert [f.code for f in findings] == ["NAN004"]
     assert "simulated analyzer bug" in findings[0].message
+
+
+def test_a_hazard_of_one_mode_says_which(tmp_path):
+    findings = trace_source(tmp_path, """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm1d(4)
+                self.drop = nn.Dropout(0.5)
+                with torch.no_grad():
+                    self.bn.bias.fill_(2.0)
+
+            def forward(self, x):
+                a = torch.log(self.bn(x))
+                b = x / self.drop(x.abs() + 1)
+                c = x / (x - x.mean())
+                return a, b, c
+    """, attr="Net", shapes=((2, 4),))
+    details = {(f.line, f.code): f.evidence[0].detail for f in findings}
+    assert set(details) == {(14, "NAN201"), (15, "NAN101"), (16, "NAN101")}
+    assert details[(14, "NAN201")].endswith("(only in eval mode)")
+    assert details[(15, "NAN101")].endswith("(only in train mode)")
+    assert "only in" not in details[(16, "NAN101")]
+    assert {f.line: f.evidence[0].extra["modes"] for f in findings} == {14: ["eval"], 15: ["train"], 16: ["eval", "train"]}
