@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,8 @@ def discover(
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        key = path.resolve() if path.is_symlink() else path.absolute()
+        # realpath, not Path.resolve: it does not raise on a symlink loop (read reports it).
+        key = Path(os.path.realpath(path)) if path.is_symlink() else path.absolute()
         if key not in seen:
             seen.add(key)
             found.files.append(path)
@@ -56,8 +58,10 @@ def discover(
         if path.is_dir():
             for file in _walk(path, suffixes, found.errors, excludes):
                 add(file)
+        elif path.exists() and not path.is_file():
+            found.errors.append(f"{raw}: not a regular file (a FIFO, socket or device)")
         elif path.exists() or path.is_symlink():
-            add(path)  # named explicitly: checked whatever its suffix
+            add(path)  # named explicitly: checked whatever its suffix (a broken link: NAN001)
         elif glob.has_magic(raw):
             matches = sorted(glob.glob(raw, recursive=True))
             if not matches:
@@ -79,11 +83,16 @@ def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str], excludes: Ex
         errors.append(f"{error.filename}: cannot list this folder ({error.strerror})")
 
     for folder, dirs, names in os.walk(root, onerror=on_error, followlinks=True):
-        stat = os.stat(folder)
-        if (stat.st_dev, stat.st_ino) in visited:  # a symlink loop: seen this folder already
+        try:
+            info = os.stat(folder)
+        except OSError as error:  # removed or made unreadable since it was listed
+            on_error(error)
             dirs[:] = []
             continue
-        visited.add((stat.st_dev, stat.st_ino))
+        if (info.st_dev, info.st_ino) in visited:  # a symlink loop: seen this folder already
+            dirs[:] = []
+            continue
+        visited.add((info.st_dev, info.st_ino))
         dirs[:] = sorted(
             d for d in dirs if not excludes.skips(Path(folder, d)) and (kept is None or _key(Path(folder, d)) in kept)
         )
@@ -93,8 +102,18 @@ def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str], excludes: Ex
             if name.endswith(suffixes)
             and not excludes.skips(Path(folder, name))
             and (kept is None or _key(Path(folder, name)) in kept)
+            and _not_special(os.path.join(folder, name))
         )
     return files
+
+
+def _not_special(path: str) -> bool:
+    """False for a FIFO, socket or device named `*.py`: reading a FIFO would block the run.
+    A link that cannot be followed is kept: reading it reports why (NAN001)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def _key(path: Path) -> str:

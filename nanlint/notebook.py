@@ -58,11 +58,17 @@ def _python_lines(source: str) -> tuple[list[str], set[int]]:
 def parse_notebook(data: str) -> Notebook | Unreadable:
     try:
         document = json.loads(data)
-        cells = document["cells"]
-        if not isinstance(cells, list):
-            raise TypeError("`cells` is not a list")
-    except (ValueError, KeyError, TypeError) as error:
+    except ValueError as error:
         return Unreadable(f"not a Jupyter notebook ({type(error).__name__}: {error})")
+    except RecursionError:  # the JSON decoder recurses per nested array or object
+        return Unreadable("not a Jupyter notebook (its JSON nests too deeply to read)")
+    cells = document.get("cells") if isinstance(document, dict) else None
+    if not isinstance(cells, list):
+        return Unreadable("not a Jupyter notebook (no `cells` list at the top level of its JSON)")
+    for number, cell in enumerate(cells, start=1):
+        source = cell.get("source", "") if isinstance(cell, dict) else ""
+        if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
+            return Unreadable(f"cell {number}: `source` is neither a string nor a list of strings")
     text_lines: list[str] = []
     positions: list[tuple[int, int]] = []
     replaced: set[int] = set()

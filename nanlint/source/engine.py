@@ -7,8 +7,10 @@ computed only for reported nodes (see positions.py). So the hot path is the pars
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import traceback
+import warnings
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
@@ -239,20 +241,35 @@ def _enabled_codes(settings: Settings) -> frozenset[str]:
     return frozenset(code for code, meta in load_catalog().items() if settings.enabled(code, meta.default))
 
 
-def _syntax_error(path: str, error: cst.ParserSyntaxError) -> Finding:
+def _syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Finding:
+    """NAN001 as and where Python reports it: libcst's message lists every token its
+    grammar allows there, and often points a line late (`def f(:` is "error at 2:2")."""
     meta = load_catalog()["NAN001"]
-    reason = error.message.removeprefix("parser error: ").strip()
+    detail = error.message.removeprefix("parser error: ").strip()
+    reason = f"{detail} (Python parses this file, libcst does not: please report it)"
+    line, column, end_line, end_column = error.raw_line, error.raw_column + 1, error.raw_line, error.raw_column + 2
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its SyntaxWarnings (invalid escapes) are not ours to print
+            ast.parse(source)
+    except SyntaxError as python:
+        if python.lineno:
+            reason = f"syntax error: {python.msg}"
+            line, column = python.lineno, max(python.offset or 1, 1)
+            end_line, end_column = line, column + 1
+    except (RecursionError, MemoryError, ValueError):  # Python cannot tell either: libcst's word
+        reason = detail
     return Finding(
         code=meta.code,
         name=meta.name,
         severity=meta.severity,
         message=meta.format_message(reason=reason),
         path=path,
-        line=error.raw_line,
-        column=error.raw_column + 1,
-        end_line=error.raw_line,
-        end_column=error.raw_column + 2,
-        evidence=(Evidence(Analyzer.STATIC, f"libcst: {reason}"),),
+        line=line,
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
+        evidence=(Evidence(Analyzer.STATIC, f"libcst: {detail}"),),
     )
 
 
@@ -354,5 +371,5 @@ def _parse_and_analyze(source: str, path: str, settings: Settings, rules: Sequen
     try:
         module = parse(source)
     except cst.ParserSyntaxError as error:
-        return [_syntax_error(path, error)] if "NAN001" in _enabled_codes(settings) else []
+        return [_syntax_error(path, source, error)] if "NAN001" in _enabled_codes(settings) else []
     return analyze_module(module, path, settings, rules)
