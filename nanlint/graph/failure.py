@@ -1,6 +1,7 @@
 """NAN002 (the target could not be analysed) and NAN004 (the analyzer failed); no torch import."""
 from __future__ import annotations
 
+import logging
 import traceback
 
 from nanlint.catalog import load_catalog
@@ -32,6 +33,7 @@ def trace_failed(target: TraceTarget, reason: str) -> Finding:
 
 def analyzer_failed(target: TraceTarget, error: Exception) -> Finding:
     """NAN004: the graph analyzer itself raised on this target."""
+    logging.getLogger("nanlint").debug("%s: the graph analyzer raised (NAN004)", target.target, exc_info=error)
     meta = load_catalog()["NAN004"]
     frames = traceback.extract_tb(error.__traceback__)
     origin = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""

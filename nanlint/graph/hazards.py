@@ -47,8 +47,13 @@ class Hazard:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _bound(value: float) -> float | str:
+    """A range end for JSON output, which has no infinity: "inf" / "-inf" as strings."""
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+
+
 def _range_extra(interval: Interval) -> dict[str, Any]:
-    return {"range": [interval.lo, interval.hi]}
+    return {"range": [_bound(interval.lo), _bound(interval.hi)]}
 
 
 def _operand_name(value: Any) -> str:
@@ -321,7 +326,7 @@ def check_fp16_overflow(analysis: Analysis, op: Op) -> list[Hazard]:
     detail = (f"{op.kind} of `{source}` (range {inputs}) can exceed the float16 maximum "
               f"{limit:g} and become inf")
     fields = {"op": op.kind, "argument": source, "range": inputs, "limit": f"{limit:g}"}
-    return [Hazard("NAN306", op, detail, fields, {"input_ranges": [[r.lo, r.hi] for r in operands]})]
+    return [Hazard("NAN306", op, detail, fields, {"input_ranges": [[_bound(r.lo), _bound(r.hi)] for r in operands]})]
 
 
 def check_batch_norm(analysis: Analysis, op: Op) -> list[Hazard]:

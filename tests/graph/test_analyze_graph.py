@@ -61,8 +61,14 @@ def test_dtype_float16_makes_small_eps_vanish():
 
 
 def test_trace_pt2_runs_no_user_code(tmp_path):
+    import importlib.util
+
+    from nanlint.config import Settings, TraceTarget
+    from nanlint.graph import analyze_target
+
     marker = tmp_path / "imported.marker"
-    (tmp_path / "user_model.py").write_text(textwrap.dedent(f"""
+    source = tmp_path / "pt2_user_model.py"
+    source.write_text(textwrap.dedent(f"""
         import pathlib
         import torch
         pathlib.Path({str(marker)!r}).write_text("user code ran")
@@ -71,23 +77,20 @@ def test_trace_pt2_runs_no_user_code(tmp_path):
             def forward(self, x):
                 return torch.log(torch.softmax(x, -1))
     """))
-    save = textwrap.dedent(f"""
-        import sys, torch
-        sys.path.insert(0, {str(tmp_path)!r})
-        from user_model import Net
-        torch.export.save(torch.export.export(Net(), (torch.randn(2, 3),)), {str(tmp_path / 'net.pt2')!r})
-    """)
-    subprocess.run([sys.executable, "-c", save], check=True, cwd=tmp_path)
+    spec = importlib.util.spec_from_file_location("pt2_user_model", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.export.save(torch.export.export(module.Net(), (torch.randn(2, 3),)), str(tmp_path / "net.pt2"))
     marker.unlink()
+    # A fresh process that has never seen the model's code: loading the program must not import it.
     result = subprocess.run([sys.executable, "-m", "nanlint", "trace", str(tmp_path / "net.pt2")],
                             capture_output=True, text=True, cwd=tmp_path,
                             env={"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "user_model.py:8:" in result.stdout and "NAN202" in result.stdout
+    assert "pt2_user_model.py:8:" in result.stdout and "NAN202" in result.stdout
     assert not marker.exists()
-    missing = subprocess.run([sys.executable, "-m", "nanlint", "trace", str(tmp_path / "none.pt2")],
-                             capture_output=True, text=True, cwd=REPO)
-    assert missing.returncode == 2 and "no such file" in missing.stdout
+    missing = analyze_target(TraceTarget(str(tmp_path / "none.pt2")), Settings())
+    assert [f.code for f in missing] == ["NAN002"] and "no such file" in missing[0].message
 
 
 def test_analyze_graph_rejects_other_objects_clearly():

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -36,6 +34,7 @@ def test_ratio_net_static_and_graph_evidence_merge_on_the_norm_line(in_repo):
     assert graph.module == "unit"
     assert graph.node == "truediv_1"
     assert "range [0, inf]" in graph.detail
+    assert graph.extra["range"] == [0.0, "inf"]  # JSON has no infinity
     # The guarded x / (|x| + 1e-8) on line 13 is proven safe.
     assert not [f for f in graph_findings if f.line == 13]
 
@@ -223,14 +222,17 @@ def test_checkpoint_loads_weights_only_and_refuses_pickled_code(tmp_path):
 
 
 def test_cli_trace_reports_and_exits(in_repo):
-    ok = subprocess.run([sys.executable, "-m", "nanlint", "trace", "examples/stats_corrupted.py:trained_encoder",
-                         "--input-shape", "4,8"], capture_output=True, text=True, cwd=REPO)
-    assert ok.returncode == 1, ok.stderr
-    assert "examples/stats_corrupted.py:18:" in ok.stdout and "NAN403" in ok.stdout
-    failed = subprocess.run([sys.executable, "-m", "nanlint", "trace", "nope_module:X", "--input-shape", "2"],
-                            capture_output=True, text=True, cwd=REPO)
-    assert failed.returncode == 2
-    assert "NAN002" in failed.stdout and "Traceback" not in failed.stdout + failed.stderr
+    from click.testing import CliRunner
+
+    from nanlint.cli import main
+
+    runner = CliRunner()
+    ok = runner.invoke(main, ["trace", "examples/stats_corrupted.py:trained_encoder", "--input-shape", "4,8"])
+    assert ok.exit_code == 1, ok.output
+    assert "examples/stats_corrupted.py:18:" in ok.output and "NAN403" in ok.output
+    failed = runner.invoke(main, ["trace", "nope_module:X", "--input-shape", "2"])
+    assert failed.exit_code == 2
+    assert "NAN002" in failed.output and "Traceback" not in failed.output
 
 
 def test_a_bug_in_the_analyzer_is_nan004_not_a_crash(tmp_path, monkeypatch):
