@@ -39,11 +39,19 @@ def scratch(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("hooks")
 
 
-def test_static_hook_fails_on_a_hazard_through_try_repo(scratch):
+@pytest.fixture(scope="module")
+def hook_repo(scratch) -> Path:
+    """The committed HEAD of the repository, as users get it (no work in progress)."""
+    clone = scratch / "nanlint-clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    return clone
+
+
+def test_static_hook_fails_on_a_hazard_through_try_repo(scratch, hook_repo):
     project = _git_repo(scratch / "user", {"model.py": SAMPLE, "clean.py": "x = 1\n"})
     env = _env(scratch)
     result = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "nanlint", "--files", "model.py", "clean.py"],
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "nanlint", "--files", "model.py", "clean.py"],
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
     output = result.stdout + result.stderr
@@ -67,7 +75,7 @@ def test_static_hook_passes_a_clean_file_and_its_environment_has_no_torch(scratc
     assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
 
 
-def test_trace_hook_runs_the_configured_traces(scratch):
+def test_trace_hook_runs_the_configured_traces(scratch, hook_repo):
     pyproject = (
         "[tool.nanlint]\n"
         "[[tool.nanlint.trace]]\n"
@@ -77,7 +85,7 @@ def test_trace_hook_runs_the_configured_traces(scratch):
     example = (REPO / "examples" / "stats_corrupted.py").read_text()
     project = _git_repo(scratch / "traced", {"pyproject.toml": pyproject, "stats_corrupted.py": example})
     result = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "nanlint-trace", "--hook-stage", "manual",
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "nanlint-trace", "--hook-stage", "manual",
          "--all-files"],
         cwd=project, env=_env(scratch), capture_output=True, text=True, timeout=600,
     )
