@@ -95,21 +95,28 @@ def find_config(start: Path) -> Path | None:
 
 def _has_nanlint_table(pyproject: Path) -> bool:
     try:
-        text = pyproject.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = pyproject.read_bytes()
+    except OSError:
         return False
-    return "[tool.nanlint" in text and "nanlint" in _read_toml(pyproject).get("tool", {})
+    # Bytes, not text: a table in a file that is not UTF-8 is reported, not ignored.
+    if b"[tool.nanlint" not in data:
+        return False
+    tool = _read_toml(pyproject).get("tool", {})
+    return isinstance(tool, dict) and "nanlint" in tool
 
 
 def load_config(path: Path) -> ProjectConfig:
     """Read `[tool.nanlint]` of a pyproject.toml, or the top level of any other TOML file."""
     document = _read_toml(path)
     if path.name == "pyproject.toml" or "tool" in document:
-        table = document.get("tool", {}).get("nanlint")
+        tool = document.get("tool", {})
+        table = tool.get("nanlint") if isinstance(tool, dict) else None
         if table is None:
             raise ConfigError(path, "tool.nanlint", "this file has no [tool.nanlint] table")
     else:
         table = document
+    if not isinstance(table, dict):
+        raise ConfigError(path, "tool.nanlint", f"expected a table, got {table!r}")
     return _parse_table(table, path)
 
 

@@ -100,7 +100,8 @@ def decode_notebook(data: bytes) -> Notebook | Unreadable:
 
 
 def _cell_span(notebook: Notebook, span: Span) -> tuple[int, Span]:
-    cell, line = notebook.lines[span.line - 1]
+    # A syntax error can be placed one line past the end ("expected an indented block").
+    cell, line = notebook.lines[min(span.line, len(notebook.lines)) - 1]
     end_cell, end_line = notebook.lines[min(span.end_line, len(notebook.lines)) - 1]
     if end_cell != cell:  # a span that ran past the cell's end: stop at the cell's last line
         end_line = max(l for c, l in notebook.lines if c == cell)

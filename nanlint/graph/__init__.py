@@ -6,6 +6,8 @@ when an analysis runs, so `nanlint` stays torch-free until a trace is asked for.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nanlint.config import Settings, TraceTarget
@@ -33,7 +35,9 @@ def analyze_target(target: TraceTarget, settings: Settings) -> list[Finding]:
 
         findings = [trace_failed(target, "torch is not installed: pip install torch (CPU: torch==2.13.0)")]
     else:
-        findings = _run(target)
+        # The model's own prints go to stderr: stdout is the report (JSON, SARIF).
+        with contextlib.redirect_stdout(sys.stderr):
+            findings = _run(target)
     return [f for f in findings if settings.enabled(f.code, catalog[f.code].default)]
 
 

@@ -9,6 +9,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,7 @@ def _load_checkpoint(module: nn.Module, path: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # weights_only refuses pickled code with an UnpicklingError
-        raise TraceFailure(f"cannot load checkpoint `{path}` with weights_only=True: {one_line(error)}") from None
+        raise TraceFailure(_refused(path, error)) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -145,6 +146,19 @@ def _load_checkpoint(module: nn.Module, path: str) -> None:
         module.load_state_dict(state)
     except Exception as error:
         raise TraceFailure(f"checkpoint `{path}` does not fit the model: {one_line(error)}") from None
+
+
+def _refused(path: str, error: Exception) -> str:
+    """The reason in one line: torch's own message starts by suggesting weights_only=False,
+    the one thing not to do with a file that references `os.system`."""
+    text = str(error)
+    found = re.search(r"GLOBAL (\S+)", text)
+    if found:
+        return (f"checkpoint `{path}` refused: it references `{found.group(1)}`, which a weights-only load does not "
+                "allow (unpickling it could run code; nothing in it was run)")
+    lines = [line.strip() for line in text.splitlines()]
+    detail = next((line for line in lines if line.startswith("Unsupported")), None)
+    return f"cannot load checkpoint `{path}` with weights_only=True: {detail or one_line(error)}"
 
 
 def _inputs_from_shapes(target: TraceTarget) -> tuple[torch.Tensor, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import logging
 import traceback
 import warnings
 from functools import lru_cache
@@ -295,6 +296,7 @@ def _too_deep(path: str, nesting: Nesting) -> Finding:
 
 def internal_error(path: str, rule_codes: str, exc: BaseException, span: Span | None = None) -> Finding:
     """NAN004: a check raised on this file; named so the user can report it and ignore it."""
+    logging.getLogger("nanlint").debug("%s: rule %s raised (NAN004)", path, rule_codes, exc_info=exc)
     meta = load_catalog()["NAN004"]
     where = span or Span(1, 1, 1, 1)
     last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
