@@ -1,8 +1,10 @@
 """The command line: parse options, call the API, print. No analysis here."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import traceback
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 
 # Findings that mean the requested analysis did not fully run.
 _INCOMPLETE = frozenset({"NAN002", "NAN004"})
+# ctx.meta key (shared by a command's context and the group's): --debug was given.
+_DEBUG = "nanlint.debug"
 
 
 class _DefaultCheck(click.Group):
@@ -29,6 +33,33 @@ class _DefaultCheck(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """A bug of ours ends in one line and exit 2, not a traceback (unless --debug)."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click reports these (a closed pipe: `nanlint src/ | head`) itself
+        except Exception as error:
+            if ctx.meta.get(_DEBUG):
+                traceback.print_exc()
+            else:
+                click.echo(f"nanlint: internal error: {type(error).__name__}: {error} "
+                           "(run with --debug for the traceback; please report it)", err=True)
+            ctx.exit(2)
+
+
+def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--debug: tracebacks of internal errors (NAN004 and crashes) on stderr."""
+    if value:
+        ctx.meta[_DEBUG] = True
+        log = logging.getLogger("nanlint")
+        log.addHandler(logging.StreamHandler(sys.stderr))
+        log.setLevel(logging.DEBUG)
+
+
+_debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_enable_debug,
+                             help="Show the traceback of internal errors (NAN004); results are not cached.")
 
 
 def _codes(value: str | None) -> tuple[str, ...]:
@@ -92,10 +123,16 @@ def _render(
 def _emit(summary: RunSummary, render: Formatter, output_file: str | None) -> None:
     for error in summary.errors:
         click.echo(f"nanlint: error: {error}", err=True)
+    if summary.errors and not summary.files and not summary.findings and not output_file:
+        return  # nothing was checked: the error lines say why, a "0 files" report would not
     text = render(summary)
     if output_file:
-        with open(output_file, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as error:
+            click.echo(f"nanlint: error: cannot write the report to {output_file} ({error.strerror or error})", err=True)
+            sys.exit(2)
     else:
         click.echo(text, nl=False)
 
@@ -222,6 +259,7 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="NANLINT_CACHE_DIR",
               show_envvar=True, help="Where results are cached (default: $XDG_CACHE_HOME/nanlint or ~/.cache/nanlint).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached results.")
+@_debug_option
 def check(
     paths: tuple[str, ...],
     select: str | None,
@@ -271,7 +309,8 @@ def check(
             sys.exit(1 if fixed else 0)
     from nanlint.runner import default_jobs
 
-    cache = None if no_cache else _cache(cache_dir, settings)
+    # --debug: a cached NAN004 would come back without its traceback.
+    cache = None if no_cache or click.get_current_context().meta.get(_DEBUG) else _cache(cache_dir, settings)
     summary = check_paths(paths, settings, _targets(traces, shapes, ranges, None), jobs or default_jobs(), cache)
     _emit(summary, render, output_file)
     if cache is not None and cache.write_error:
@@ -288,6 +327,7 @@ def check(
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings and trace targets from this file.")
+@_debug_option
 def trace(
     target: str | None,
     shapes: tuple[str, ...],
