@@ -457,5 +457,7 @@ def _where_traps(analysis: Analysis, hazards: list[Hazard]) -> list[Hazard]:
         detail = f"`{hazard.op.name}` feeds a branch of `{where.name}`: {hazard.detail}"
         fields = {"op": hazard.op.kind, "condition": _operand_name(where.args.get("condition")),
                   "bad": _TRAPPABLE[hazard.code]}
-        result.append(Hazard("NAN501", where, detail, fields, hazard.extra))
+        # The inner hazard, for a runtime confirmation that searches for its bad operand.
+        extra = {**hazard.extra, "inner_code": hazard.code, "inner_op": hazard.op.kind, "inner_node": hazard.op.name}
+        result.append(Hazard("NAN501", where, detail, fields, extra))
     return result

@@ -52,6 +52,8 @@ def test_a_where_branch_hazard_is_the_where_trap_not_a_forward_hazard(tmp_path):
         build="case.CountFeatureModel(), (torch.rand(4, 6) * 5,)"), name="factory.py")
     assert {f.code for f in findings} == {"NAN501"}
     assert "log2" in findings[0].message
+    extra = findings[0].evidence[0].extra
+    assert (extra["op"], extra["inner_code"], extra["inner_op"]) == ("where", "NAN201", "log2")
 
 
 def test_variance_of_one_exists_only_in_train_mode(tmp_path):
