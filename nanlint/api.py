@@ -7,6 +7,7 @@ cache never loads it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -110,6 +111,22 @@ def check_paths(
             findings.extend(_as_shown(f, shown) for f in analyze_target(target, settings))
         findings = suppress_mapped(merge(findings), settings, _text_of)
     return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors)
+
+
+def probe_targets(
+    targets: Sequence[TraceTarget],
+    settings: Settings | None = None,
+    confirm: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run each target in train and eval mode (runtime findings); with `confirm`, also its
+    range analysis, each graph finding searched for a witness input. One merged report."""
+    from nanlint.runtime import probe_target
+
+    settings = settings or Settings()
+    findings = [_as_shown(f, {}) for target in targets for f in probe_target(target, settings, confirm, progress)]
+    findings = suppress_mapped(merge(findings), settings, _text_of)
+    return RunSummary(files=0, findings=merge(findings))
 
 
 def _text_of(path: str) -> str | None:

@@ -356,6 +356,49 @@ def trace(
 
 
 @main.command()
+@click.argument("target", required=False)
+@click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input.")
+@click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="A state_dict to load (weights only).")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--no-confirm", is_flag=True, help="Only run the model: no range analysis, no witness search.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read settings and trace targets from this file.")
+def probe(
+    target: str | None,
+    shapes: tuple[str, ...],
+    ranges: tuple[str, ...],
+    checkpoint: str | None,
+    output_format: str,
+    output_file: str | None,
+    no_confirm: bool,
+    config_file: Path | None,
+) -> None:
+    """Run TARGET forward and backward in train and in eval mode (runs its code).
+
+    Reports the first op that goes NaN/Inf in each mode, non-finite weights and
+    gradients, and the BatchNorms that make eval differ from train; then searches an
+    input that confirms each finding of the range analysis. Without TARGET, probe every
+    `[[tool.nanlint.trace]]` target of the configuration.
+    """
+    from nanlint.api import probe_targets
+
+    project = _project([], config_file)
+    if target is not None:
+        targets = _targets([target], shapes, ranges, checkpoint)
+    elif project.traces:
+        targets = list(project.traces)
+    else:
+        raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
+    render = _render(output_format, output_file)
+    summary = probe_targets(targets, project.settings, confirm=not no_confirm,
+                            progress=lambda line: click.echo(f"nanlint probe: {line}", err=True))
+    _emit(summary, render, output_file)
+    sys.exit(_exit_code(summary, exit_zero=False))
+
+
+@main.command()
 def server() -> None:
     """Run the Language Server on stdio (needs the extra: pip install "nanlint[lsp]")."""
     try:
