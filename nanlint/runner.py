@@ -11,7 +11,6 @@ files to the parent, which checks them itself: a crash costs time, never a findi
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 from functools import partial
@@ -104,6 +103,8 @@ def parallel_map(
     processes = _processes(jobs, len(items), sizes)
     if processes <= 1:
         return [work(item) for item in items]
+    import multiprocessing  # here: a run with one process never pays for its import
+
     if prepare is not None:
         prepare()
     # Objects alive now are never collected in a worker: freezing them keeps the

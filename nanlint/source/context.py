@@ -41,6 +41,10 @@ class FileContext:
         # ids of nodes a more specific finding already explains (a `log` inside a
         # `torch.where` trap is NAN501's): the general checks skip them, one hazard one finding.
         self.explained: set[int] = set()
+        # The node whose visit hooks are running (set by the walk), and the name of that
+        # call once a check asked: every check's visit_Call names the call it visits.
+        self.visiting: cst.CSTNode | None = None
+        self._named: tuple[cst.Call, tuple[str | None, bool]] | None = None
 
     @property
     def scope(self) -> Scope:
@@ -61,6 +65,14 @@ class FileContext:
         return self.values.qualname(node)
 
     def call_name(self, node: cst.Call) -> tuple[str | None, bool]:
+        # Only within the visit of `node`: nothing rebinds a name while its hooks run.
+        if node is self.visiting:
+            named = self._named
+            if named is not None and named[0] is node:
+                return named[1]
+            name = self.values.call_name(node)
+            self._named = (node, name)
+            return name
         return self.values.call_name(node)
 
     def code_for(self, node: cst.CSTNode) -> str:

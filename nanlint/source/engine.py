@@ -8,11 +8,9 @@ computed only for reported nodes (see positions.py). So the hot path is the pars
 from __future__ import annotations
 
 import ast
-import dataclasses
 import logging
 import traceback
 import warnings
-from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import libcst as cst
@@ -25,39 +23,8 @@ from nanlint.source.names import Scope
 from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deepest_line
 from nanlint.source.positions import spans_of
 from nanlint.source.rule import StaticRule
+from nanlint.source.tree import children
 from nanlint.source.values import UNKNOWN, Binding
-
-# Fields that only hold whitespace, punctuation or operator tokens: nothing a check
-# looks for is below them, and skipping them halves the nodes walked.
-_SKIPPED_FIELDS = frozenset(
-    {
-        "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators",
-        "header", "footer", "operator", "equal", "star", "dot", "colon", "lbracket",
-        "rbracket", "lbrace", "rbrace", "newline", "trailing_whitespace", "asynchronous",
-        "whitespace_before", "whitespace_after", "posonly_ind", "star_tok",
-    }
-)
-
-
-@lru_cache(maxsize=None)
-def _child_fields(cls: type) -> tuple[str, ...]:
-    return tuple(
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
-    )
-
-
-def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            found.append(value)
-        elif isinstance(value, (tuple, list)):
-            found.extend(v for v in value if isinstance(v, cst.CSTNode))
-    return found
-
 
 Hook = Callable[[cst.CSTNode], None]
 
@@ -91,13 +58,18 @@ class _Walker:
                 self.failed[id(check)] = (check, exc, node)
 
     def run(self, module: cst.Module) -> None:
-        ancestors = self.ctx.ancestors
+        # The loop runs once per node of the file (a third of the analysis time), so it
+        # looks up every table once per node and only calls what listens to the node.
+        ctx = self.ctx
+        ancestors = ctx.ancestors
         visit, leave = self.dispatch.visit, self.dispatch.leave
+        leaving_names = _ENGINE_LEAVES.union(leave)
         # (node, depth, leaving): leave entries are pushed only where someone listens.
         stack: list[tuple[cst.CSTNode, int, bool]] = [(module, 0, False)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, depth, leaving = stack.pop()
-            name = type(node).__name__
+            node, depth, leaving = pop()
+            name = node.__class__.__name__
             if leaving:
                 del ancestors[depth + 1:]
                 hooks = leave.get(name)
@@ -107,15 +79,20 @@ class _Walker:
                 continue
             del ancestors[depth:]
             ancestors.append(node)
-            self._enter(node, name)
+            if name in _ENGINE_ENTERS:
+                self._enter(node, name)
             hooks = visit.get(name)
             if hooks:
+                ctx.visiting = node
                 self._call(hooks, node)
-            if name in leave or name in _ENGINE_LEAVES:
-                stack.append((node, depth, True))
-            children = _children(node)
-            for child in reversed(children):
-                stack.append((child, depth + 1, False))
+                ctx.visiting = None
+            if name in leaving_names:
+                push((node, depth, True))
+            below = children(node)
+            if below:
+                depth += 1
+                for child in reversed(below):
+                    push((child, depth, False))
         for check in list(self._live_checks()):
             try:
                 check.finish()
@@ -185,6 +162,9 @@ class _Walker:
             _bind_in_place(ctx, node.value)  # type: ignore[attr-defined]
 
 
+_ENGINE_ENTERS = frozenset(
+    {"Call", "Attribute", "If", "While", "Assert", "Import", "ImportFrom", "FunctionDef", "Lambda", "ClassDef", "For", "WithItem"}
+)
 _ENGINE_LEAVES = frozenset({"FunctionDef", "Lambda", "ClassDef", "Assign", "AnnAssign", "AugAssign", "Expr"})
 
 

@@ -5,6 +5,8 @@ from typing import Iterator
 
 import libcst as cst
 
+from nanlint.source.tree import children
+
 
 def argument(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
     """The argument passed as `keyword=` or at positional `index`, or None."""
@@ -40,13 +42,13 @@ def second(call: cst.Call, is_method: bool, keyword: str) -> cst.BaseExpression 
 
 
 def subexpressions(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """`node` and every node below it, not entering nested lambdas (a small expression only)."""
+    """`node` and every node below it but tokens, in source order, not entering nested lambdas."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
         if not isinstance(current, cst.Lambda):
-            stack.extend(reversed(current.children))
+            stack.extend(reversed(children(current)))
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
