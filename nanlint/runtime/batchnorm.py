@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nanlint.runtime.observe import unobserved
 from nanlint.runtime.tensors import all_finite, float_tensors
 
 
@@ -109,7 +110,7 @@ class Recorder:
         path = self._layers[module]
         if path in self.stats or module.training or not args or not isinstance(args[0], torch.Tensor):
             return
-        with torch.no_grad():
+        with torch.no_grad(), unobserved():
             measured = measure(path, module, args[0])  # type: ignore[arg-type]
         if measured is not None:
             self.stats[path] = measured

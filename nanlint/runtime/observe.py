@@ -57,6 +57,11 @@ def user_site() -> Site | None:
     return None
 
 
+def unobserved() -> Any:
+    """A block whose torch calls no `Watch` sees (the probe's own checks inside hooks)."""
+    return torch._C.DisableTorchFunction()
+
+
 def op_name(func: Any) -> str:
     """The canonical name of a torch callable (`Tensor.__truediv__` -> `div`)."""
     name = getattr(func, "__name__", None) or str(func)
@@ -70,19 +75,25 @@ def op_name(func: Any) -> str:
 
 @dataclass
 class OpEvent:
-    """An op whose output holds NaN/Inf."""
+    """An op whose output holds NaN/Inf.
+
+    Only an event without parents can be where a non-finite value is born, so only such
+    an event summarizes its arguments and output (at once: later in-place ops may change
+    them); the events down a chain cost no more than their `isfinite`.
+    """
 
     index: int
     op: str
     site: Site | None
     module: str
-    # (what the argument is, its summary): "buffer `bn.running_var`", "argument 0".
-    inputs: list[tuple[str, TensorSummary]]
-    output: TensorSummary
     # Earlier events whose non-finite outputs this op received.
     parents: list["OpEvent"] = field(default_factory=list)
     # Non-finite arguments that no op made: "buffer `bn.running_var`", "model input 0".
     sources: list[str] = field(default_factory=list)
+    # (what the argument is, its summary): "buffer `bn.running_var`", "input"; empty for
+    # an event with parents.
+    inputs: list[tuple[str, TensorSummary]] = field(default_factory=list)
+    output: TensorSummary | None = None
 
     @property
     def born(self) -> bool:
@@ -148,7 +159,7 @@ class TensorNames:
 
 
 class Watch(TorchFunctionMode):
-    """Records non-finite events while active; install with `watching(...)`."""
+    """Records non-finite events while active (`with watch:`), with `hook_modules` installed."""
 
     def __init__(self, model: nn.Module, names: TensorNames, map_backward: bool) -> None:
         super().__init__()
@@ -164,19 +175,14 @@ class Watch(TorchFunctionMode):
         self._stack: list[str] = []
         # id -> (tensor, event): the tensor is kept so that its id is not reused.
         self._tracked: dict[int, tuple[torch.Tensor, OpEvent]] = {}
-        self._busy = False
 
     # ---------------------------------------------------------------- ops
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        # The mode is off while its handler runs: the checks below are not observed.
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if not self._busy:
-            self._busy = True
-            try:
-                self._observe(func, args, kwargs, out)
-            finally:
-                self._busy = False
+        self._observe(func, args, kwargs, out)
         return out
 
     def _observe(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
@@ -199,17 +205,12 @@ class Watch(TorchFunctionMode):
         if not bad:
             return
         parents, sources = self._provenance((args, kwargs))
-        event = OpEvent(
-            index=len(self.events),
-            op=name,
-            site=site or user_site(),
-            module=module,
-            inputs=[(self.names.name(t) or ("input" if i == 0 else f"argument {i}"), summarize(t))
-                    for i, t in enumerate(float_tensors((args, kwargs)))],
-            output=summarize(bad[0]),
-            parents=parents,
-            sources=sources,
-        )
+        event = OpEvent(index=len(self.events), op=name, site=site or user_site(), module=module,
+                        parents=parents, sources=sources)
+        if not parents:
+            event.inputs = [(self.names.name(t) or ("input" if i == 0 else f"argument {i}"), summarize(t))
+                            for i, t in enumerate(float_tensors((args, kwargs)))]
+            event.output = summarize(bad[0])
         self.events.append(event)
         for tensor in bad:
             self._tracked[id(tensor)] = (tensor, event)
@@ -230,14 +231,18 @@ class Watch(TorchFunctionMode):
 
     def _provenance(self, arguments: Any) -> tuple[list[OpEvent], list[str]]:
         parents: list[OpEvent] = []
-        sources: list[str] = []
+        untracked = []
         for tensor in float_tensors(arguments):
-            if is_finite(tensor):
-                continue
             event = self._event_of(tensor)
-            if event is not None:
-                if event not in parents:
-                    parents.append(event)
+            if event is None:
+                untracked.append(tensor)
+            elif event not in parents:
+                parents.append(event)
+        sources: list[str] = []
+        if all_finite(untracked):
+            return parents, sources
+        for tensor in untracked:
+            if is_finite(tensor):
                 continue
             source = self.names.name(tensor) or "a tensor made outside the model's torch calls"
             sources.append(f"{source} ({summarize(tensor).value_text()})")
@@ -253,23 +258,21 @@ class Watch(TorchFunctionMode):
 
     # ---------------------------------------------------------------- modules
 
-    def _before(self, module: nn.Module, args: Any) -> None:
-        if self._busy:
-            return
+    def _record_site(self, module: nn.Module, args: Any) -> None:
         path = self._paths.get(module, "")
-        self._stack.append(path)
         if path not in self.module_sites:
             self.module_sites[path] = user_site()
 
+    def _before(self, module: nn.Module, args: Any) -> None:
+        self._record_site(module, args)
+        self._stack.append(self._paths.get(module, ""))
+
     def _after(self, module: nn.Module, args: Any, output: Any) -> None:
-        if self._busy:
-            return
         if self._stack:
             self._stack.pop()
         if self.first_module is not None:
             return
-        self._busy = True
-        try:
+        with unobserved():
             if not all_finite(output):
                 self.first_module = ModuleEvent(
                     path=self._paths.get(module, ""),
@@ -277,21 +280,18 @@ class Watch(TorchFunctionMode):
                     inputs="; ".join(summarize(t).describe() for t in float_tensors(args)) or "no float input",
                     output="; ".join(summarize(t).describe() for t in float_tensors(output)),
                 )
-        finally:
-            self._busy = False
 
-    def hook_modules(self, model: nn.Module, outputs: bool) -> list[Any]:
-        """Hooks on every module: the module stack and call sites; with `outputs`, also the
-        first module whose output is non-finite."""
+    def hook_modules(self, model: nn.Module, watched: bool) -> list[Any]:
+        """Hooks on every module: the line each is called from; `watched`, also the module
+        stack (the module of each op) and the first module whose output is non-finite."""
         handles = []
         for module in model.modules():
-            handles.append(module.register_forward_pre_hook(self._before))
-            handles.append(module.register_forward_hook(self._after if outputs else self._pop))
+            if watched:
+                handles.append(module.register_forward_pre_hook(self._before))
+                handles.append(module.register_forward_hook(self._after))
+            else:
+                handles.append(module.register_forward_pre_hook(self._record_site))
         return handles
-
-    def _pop(self, module: nn.Module, args: Any, output: Any) -> None:
-        if not self._busy and self._stack:
-            self._stack.pop()
 
 
 @dataclass

@@ -51,7 +51,6 @@ class Thresholds:
 @dataclass
 class ModeRun:
     mode: str
-    seconds: float = 0.0
     # The forward or backward raised: the reason (this mode's other fields are partial).
     error: str | None = None
     output: list[torch.Tensor] = field(default_factory=list)
@@ -149,11 +148,9 @@ def run_mode(
     pays little. When something is non-finite, the same run (same seed, same state) is
     repeated watched op by op and node by node to find where it was born.
     """
-    start = time.perf_counter()
     run = _attempt(model, args, kwargs, mode, loss, watched=False)
     if run.error is None and run.went_nonfinite:
         run = _attempt(model, args, kwargs, mode, loss, watched=True)
-    run.seconds = time.perf_counter() - start
     return run
 
 
@@ -168,7 +165,7 @@ def _attempt(
         labels = input_labels(args, kwargs)
         watch = Watch(model, TensorNames(model, labels), map_backward=watched)
         recorder = Recorder(model) if mode == "eval" else None
-        handles = watch.hook_modules(model, outputs=watched) + (recorder.hook() if recorder else [])
+        handles = watch.hook_modules(model, watched) + (recorder.hook() if recorder else [])
         for parameter in model.parameters():
             parameter.grad = None
         try:

@@ -76,18 +76,19 @@ def _module_name(module: str, result: ProbeResult) -> str:
 
 
 def _cause(event: OpEvent) -> str:
-    value = value_name(event.output)
+    """Born here, or brought in by a parameter, buffer or model input (an origin has no
+    parent event)."""
+    assert event.output is not None
     if event.born:
-        return f"its inputs are finite, so the {value} is born here"
-    if event.sources:
-        inputs = [label for label, s in event.inputs if s.finite and label.startswith(("input", "argument"))]
-        finite = "its input is finite, but " if inputs else ""
-        verb = "holds" if len(event.sources) == 1 else "hold"
-        return f"{finite}{' and '.join(event.sources)} already {verb} non-finite values"
-    return "it receives non-finite values from an op the probe did not see"
+        return f"its inputs are finite, so the {value_name(event.output)} is born here"
+    inputs = [label for label, s in event.inputs if s.finite and label.startswith(("input", "argument"))]
+    finite = "its input is finite, but " if inputs else ""
+    verb = "holds" if len(event.sources) == 1 else "hold"
+    return f"{finite}{' and '.join(event.sources)} already {verb} non-finite values"
 
 
 def _op_detail(run: ModeRun, event: OpEvent, result: ProbeResult) -> str:
+    assert event.output is not None
     arguments = "; ".join(f"{label} {s.describe()}" for label, s in event.inputs) or "none"
     parts = [f"{run.mode} mode: `{event.op}` in `{_module_name(event.module, result)}` takes {arguments} "
              f"and returns {event.output.describe()}"]
@@ -121,12 +122,13 @@ def nonfinite_outputs(result: ProbeResult, fallback: Place) -> list[Finding]:
                                  nonfinite=True) for r in runs]
             findings.append(finding("NAN601", fallback, fields, evidence))
             continue
+        assert event.output is not None
         fields = {"op": event.op, "module": _module_name(event.module, result), "value": value_name(event.output),
                   "modes": _modes_text(modes, result), "cause": _cause(event)}
         evidence = [_runtime(_op_detail(r, r.origin, result), module=event.module, node=event.op, mode=r.mode,
                              op=event.op, born=r.origin.born, sources=list(r.origin.sources),
                              arguments=[{"argument": label, **s.as_dict()} for label, s in r.origin.inputs],
-                             output=r.origin.output.as_dict(), nonfinite=True)
+                             output=r.origin.output.as_dict() if r.origin.output else None, nonfinite=True)
                     for r in runs if r.origin is not None]
         findings.append(finding("NAN601", site or fallback, fields, evidence))
     return findings

@@ -113,9 +113,3 @@ def summarize(tensor: torch.Tensor) -> TensorSummary:
         neginf=int(torch.isneginf(flat).sum()),
         numel=int(flat.numel()),
     )
-
-
-def describe_all(value: Any) -> str:
-    """The summaries of every tensor in `value`, joined; `no tensor` when there is none."""
-    summaries = [summarize(t).describe() for t in tensors_in(value)]
-    return "; ".join(summaries) if summaries else "no tensor"

@@ -37,6 +37,8 @@ def test_stats_corrupted_eval_nan_names_bn_and_its_running_var(in_repo):
     assert evidence.extra["born"] is False
     assert evidence.extra["output"]["nan"] == 16
     assert "first module with a non-finite output: `bn` (BatchNorm1d)" in evidence.detail
+    # batch_norm and the relu after it; the probe's own checks are not counted.
+    assert "2 ops output non-finite values in this run" in evidence.detail
 
 
 def test_stats_corrupted_is_left_as_it_was(in_repo):
