@@ -44,7 +44,9 @@ def probe_target(
     return [f for f in findings if settings.enabled(f.code, catalog[f.code].default)]
 
 
-def _run(target: TraceTarget, settings: Settings, confirm: bool, progress: Callable[[str], None] | None) -> list[Finding]:
+def _run(
+    target: TraceTarget, settings: Settings, confirm: bool, progress: Callable[[str], None] | None
+) -> list[Finding]:
     from nanlint.graph.load import TraceFailure, one_line
     from nanlint.runtime.failure import probe_failed, runtime_failure
 

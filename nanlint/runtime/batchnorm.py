@@ -75,7 +75,7 @@ def measure(path: str, module: _BatchNorm, x: torch.Tensor) -> BatchNormStats | 
     ratio = running_std / batch_std
     eval_norm = (data - running_mean.view(shape)) / running_std.view(shape)
     batch_norm = (data - batch_mean.view(shape)) / batch_std.view(shape)
-    deviation = ((eval_norm - batch_norm) ** 2).mean(dims).sqrt()
+    deviation = ((eval_norm - batch_norm) ** 2).mean(dims).sqrt()  # noqa: NAN204 (measured, not differentiated)
     finite = torch.isfinite(running_mean.sum() + running_var.sum() + data.sum()).to(torch.float64)
     (usable, smallest_std, mean_shift, mean_channel, low, high, largest, channel) = torch.stack([
         finite, running_std.min(), shift.max(), shift.argmax().to(torch.float64), ratio.min(), ratio.max(),

@@ -184,19 +184,19 @@ class _Search:
 
     def run(self, inputs: list[Any], grad: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
         watch = _HazardWatch(self.code, *self.watch_args)
-        args = tuple(inputs[: len(self.template)])
         with torch.random.fork_rng(devices=[]), torch.set_grad_enabled(grad):
             torch.manual_seed(SEED)
             try:
                 with watch:
-                    self.model(*args, **self.kwargs)
+                    self.model(*inputs, **self.kwargs)
             except (Exception, SystemExit):  # an input the model rejects is simply not a witness
                 return []
         self.ran = self.ran or bool(watch.calls)
         return watch.calls
 
     def residual(self, calls: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor | None:
-        values = [self.goal.residual(a.double() if a.dtype != torch.float16 else a, o) for a, o in calls]
+        # In the op's own dtype (the exp overflow point is float32's); compared in float64.
+        values = [self.goal.residual(a, o) for a, o in calls]
         values = [v for v in values if torch.isfinite(v)]
         return torch.stack([v.double() for v in values]).min() if values else None
 
@@ -265,7 +265,8 @@ def _gradient_search(search: _Search) -> Witness | None:
         if value is None or not value.requires_grad:
             return None
         r = float(value.detach())
-        objective = value.clamp_min(1e-300).log() if search.goal.log_scale and r > 0 else value
+        # `value` is float64, where 1e-300 is a positive number.
+        objective = value.clamp_min(1e-300).log() if search.goal.log_scale and r > 0 else value  # noqa: NAN301
         value_grads, objective_grads = _grads(value, objective, leaves)
         candidates = []
         norm = _flat_norm(value_grads)

@@ -32,7 +32,9 @@ def target_place(target: TraceTarget) -> Place:
     return Place(location or target.target)
 
 
-def _graph_findings(target: TraceTarget, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Finding]:
+def _graph_findings(
+    target: TraceTarget, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[Finding]:
     ranges = dict(enumerate(target.input_ranges or ()))
     weights = Weights()
     try:
@@ -64,5 +66,6 @@ def run_target(target: TraceTarget, settings: Settings, confirm: bool, budget: B
         phases(f"searching inputs that confirm {len(searchable)} range-analysis "
                f"finding{'s' if len(searchable) != 1 else ''}")
         ranges = dict(enumerate(target.input_ranges or ()))
-        graph = [f for f in graph if hazard_of(f) is None] + confirm_all(searchable, module, args, kwargs, ranges, budget)
+        confirmed = confirm_all(searchable, module, args, kwargs, ranges, budget)
+        graph = [f for f in graph if hazard_of(f) is None] + confirmed
     return findings + graph
