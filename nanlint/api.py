@@ -17,13 +17,13 @@ from nanlint.config import Settings, TraceTarget
 from nanlint.discover import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from nanlint.findings import Analyzer, Evidence, Finding
 from nanlint.merge import merge
-from nanlint.notebook import Notebook, decode_notebook, parse_notebook, read_notebook, to_cells
 from nanlint.reading import Unreadable, decode_source, read_source
 from nanlint.report import RunSummary
 from nanlint.suppressions import suppress_file, suppress_mapped
 
 if TYPE_CHECKING:
     from nanlint.cache import Cache
+    from nanlint.notebook import Notebook
 
 
 def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Finding]:
@@ -61,6 +61,8 @@ def check_file(path: Path, settings: Settings, data: bytes | None = None) -> lis
     its entry on those bytes).
     """
     if path.suffix == ".ipynb":
+        from nanlint.notebook import decode_notebook, read_notebook
+
         notebook = read_notebook(path) if data is None else decode_notebook(data)
         return _notebook_findings(notebook, str(path), settings)
     text = read_source(path) if data is None else decode_source(data)
@@ -71,6 +73,8 @@ def check_file(path: Path, settings: Settings, data: bytes | None = None) -> lis
 
 
 def _notebook_findings(notebook: Notebook | Unreadable, path: str, settings: Settings) -> list[Finding]:
+    from nanlint.notebook import to_cells
+
     if isinstance(notebook, Unreadable):
         found = [unreadable_finding(path, notebook)] if settings.enabled("NAN001") else []
         return suppress_file(found, None, path, settings)
@@ -81,6 +85,8 @@ def check_text(text: str, path: str, settings: Settings | None = None) -> list[F
     """Findings for text that is not on disk (stdin, an editor buffer) shown as `path`."""
     settings = settings or Settings()
     if path.endswith(".ipynb"):
+        from nanlint.notebook import parse_notebook
+
         return _notebook_findings(parse_notebook(text), path, settings)
     return check_source(text, path, settings)
 

@@ -1,10 +1,8 @@
 """The command line: parse options, call the API, print. No analysis here."""
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import traceback
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -42,6 +40,8 @@ class _DefaultCheck(click.Group):
             raise  # click reports these (a closed pipe: `nanlint src/ | head`) itself
         except Exception as error:
             if ctx.meta.get(_DEBUG):
+                import traceback
+
                 traceback.print_exc()
             else:
                 click.echo(f"nanlint: internal error: {type(error).__name__}: {error} "
@@ -53,6 +53,8 @@ def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     """--debug: tracebacks of internal errors (NAN004 and crashes) on stderr."""
     if value:
         ctx.meta[_DEBUG] = True
+        import logging  # here: a run without --debug does not pay for it
+
         log = logging.getLogger("nanlint")
         log.addHandler(logging.StreamHandler(sys.stderr))
         log.setLevel(logging.DEBUG)

@@ -41,10 +41,12 @@ class FileContext:
         # ids of nodes a more specific finding already explains (a `log` inside a
         # `torch.where` trap is NAN501's): the general checks skip them, one hazard one finding.
         self.explained: set[int] = set()
-        # The node whose visit hooks are running (set by the walk), and the name of that
-        # call once a check asked: every check's visit_Call names the call it visits.
+        # The node whose visit hooks are running (set by the walk). Nothing rebinds a
+        # name while they run, so the names they ask for are resolved once per visit:
+        # every check's visit_Call names the call (and often its callee) it visits.
         self.visiting: cst.CSTNode | None = None
-        self._named: tuple[cst.Call, tuple[str | None, bool]] | None = None
+        self._named: tuple[cst.CSTNode, cst.Call, tuple[str | None, bool]] | None = None
+        self._qualified: tuple[cst.CSTNode, cst.BaseExpression, str | None] | None = None
 
     @property
     def scope(self) -> Scope:
@@ -62,18 +64,26 @@ class FileContext:
         return self.values.binding(name)
 
     def qualname(self, node: cst.BaseExpression) -> str | None:
-        return self.values.qualname(node)
+        visiting = self.visiting
+        if visiting is None:
+            return self.values.qualname(node)
+        known = self._qualified
+        if known is not None and known[0] is visiting and known[1] is node:
+            return known[2]
+        name = self.values.qualname(node)
+        self._qualified = (visiting, node, name)
+        return name
 
     def call_name(self, node: cst.Call) -> tuple[str | None, bool]:
-        # Only within the visit of `node`: nothing rebinds a name while its hooks run.
-        if node is self.visiting:
-            named = self._named
-            if named is not None and named[0] is node:
-                return named[1]
-            name = self.values.call_name(node)
-            self._named = (node, name)
-            return name
-        return self.values.call_name(node)
+        visiting = self.visiting
+        if visiting is None:
+            return self.values.call_name(node)
+        known = self._named
+        if known is not None and known[0] is visiting and known[1] is node:
+            return known[2]
+        name = self.values.call_name(node)
+        self._named = (visiting, node, name)
+        return name
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

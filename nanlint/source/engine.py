@@ -8,8 +8,6 @@ computed only for reported nodes (see positions.py). So the hot path is the pars
 from __future__ import annotations
 
 import ast
-import logging
-import traceback
 import warnings
 from typing import Callable, Iterable, Sequence
 
@@ -276,6 +274,9 @@ def _too_deep(path: str, nesting: Nesting) -> Finding:
 
 def internal_error(path: str, rule_codes: str, exc: BaseException, span: Span | None = None) -> Finding:
     """NAN004: a check raised on this file; named so the user can report it and ignore it."""
+    import logging  # here: only a failing check pays for them
+    import traceback
+
     logging.getLogger("nanlint").debug("%s: rule %s raised (NAN004)", path, rule_codes, exc_info=exc)
     meta = load_catalog()["NAN004"]
     where = span or Span(1, 1, 1, 1)

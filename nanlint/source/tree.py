@@ -15,12 +15,16 @@ uses all of Python's syntax.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import typing
 from operator import attrgetter
 from typing import Any, Callable
 
 import libcst as cst
+
+# The "no value" of optional tokens and whitespace (`MaybeSentinel.DEFAULT`).
+_DEFAULT = cst.MaybeSentinel.DEFAULT
 
 _SKIPPED_FIELDS = frozenset(
     {
@@ -32,75 +36,87 @@ _SKIPPED_FIELDS = frozenset(
     }
 )
 
-# The source order of the fields where it is not the order they are declared in.
-_SOURCE_ORDER: dict[type, tuple[str, ...]] = {
-    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
-    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
-    cst.Arg: ("keyword", "value"),
-    cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
-    cst.ImportFrom: ("relative", "module", "names"),
-    cst.IfExp: ("body", "test", "orelse"),
-    cst.ExceptHandler: ("type", "name", "body"),
-    cst.ExceptStarHandler: ("type", "name", "body"),
-    cst.MatchCase: ("pattern", "guard", "body"),
-    cst.TypeAlias: ("name", "type_parameters", "value"),
+# The source order of the fields where it is not the order they are declared in (by
+# class name: some of these classes are missing from older libcst versions).
+_SOURCE_ORDER: dict[str, tuple[str, ...]] = {
+    "FunctionDef": ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    "ClassDef": ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    "Arg": ("keyword", "value"),
+    "Parameters": ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    "ImportFrom": ("relative", "module", "names"),
+    "LazyImportFrom": ("relative", "module", "names"),
+    "IfExp": ("body", "test", "orelse"),
+    "ExceptHandler": ("type", "name", "body"),
+    "ExceptStarHandler": ("type", "name", "body"),
+    "MatchCase": ("pattern", "guard", "body"),
+    "TypeAlias": ("name", "type_parameters", "value"),
 }
 
-Reader = Callable[[cst.CSTNode], tuple[Any, ...]]
+# How a field holds its children: one node (or None), a sequence of nodes, or either.
+_ONE, _MANY, _EITHER = 0, 1, 2
 
 
-def _holds_nodes(declared: object) -> bool:
+def _kind(declared: object) -> int | None:
+    """How a field of this declared type holds nodes; None when it never does."""
     if isinstance(declared, type):
-        return issubclass(declared, cst.CSTNode)
+        return _ONE if issubclass(declared, cst.CSTNode) else None
     if isinstance(declared, (str, typing.ForwardRef)):
-        return True  # not resolved: read it, to be safe
-    return any(_holds_nodes(argument) for argument in typing.get_args(declared))
+        return _EITHER  # not resolved: check at run time, to be safe
+    origin = typing.get_origin(declared)
+    if origin is typing.Literal:
+        return None  # `Literal["*", "**"]`: strings
+    arguments = typing.get_args(declared)
+    if origin is not None and isinstance(origin, type) and issubclass(origin, collections.abc.Sequence):
+        return _MANY if all(_kind(a) == _ONE for a in arguments) else _EITHER
+    kinds = {_kind(a) for a in arguments} - {None}
+    if not kinds:
+        return None
+    return kinds.pop() if len(kinds) == 1 else _EITHER
 
 
-def _reader(cls: type) -> Reader | None:
-    """A function giving the values of the fields of `cls` that may hold children."""
+Spec = tuple[Callable[[cst.CSTNode], tuple[Any, ...]], tuple[int, ...]]
+
+
+def _spec(cls: type) -> Spec | None:
+    """How to read the fields of `cls` that may hold children, and how each holds them."""
     fields = [
-        f.name
+        (f.name, kind)
         for f in dataclasses.fields(cls)
-        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace") and _holds_nodes(f.type)
+        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace") and (kind := _kind(f.type)) is not None
     ]
-    order = _SOURCE_ORDER.get(cls)
+    order = _SOURCE_ORDER.get(cls.__name__)
     if order is not None:
-        fields.sort(key=lambda name: order.index(name) if name in order else len(order))
+        fields.sort(key=lambda field: order.index(field[0]) if field[0] in order else len(order))
     if not fields:
         return None
-    if len(fields) == 1:
-        (name,) = fields
-        return lambda node: (getattr(node, name),)
-    return attrgetter(*fields)  # type: ignore[return-value]
+    names = [name for name, _ in fields]
+    read = attrgetter(*names) if len(names) > 1 else (lambda node, name=names[0]: (getattr(node, name),))
+    return read, tuple(kind for _, kind in fields)  # type: ignore[return-value]
 
 
-_READERS: dict[type, Reader | None] = {}
-# Whether a class is a node class: isinstance against libcst's abstract base is slow.
-_IS_NODE: dict[type, bool] = {}
-
-
-def _is_node(cls: type) -> bool:
-    known = _IS_NODE.get(cls)
-    if known is None:
-        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)
-    return known
+_SPECS: dict[type, Spec | None] = {}
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The child nodes a check can look for, in source order."""
     cls = node.__class__
     try:
-        read = _READERS[cls]
+        spec = _SPECS[cls]
     except KeyError:
-        read = _READERS[cls] = _reader(cls)
-    if read is None:
+        spec = _SPECS[cls] = _spec(cls)
+    if spec is None:
         return []
+    read, kinds = spec
     found: list[cst.CSTNode] = []
-    for value in read(node):
-        kind = value.__class__
-        if kind is tuple or kind is list:
-            found.extend(item for item in value if _is_node(item.__class__))
-        elif _is_node(kind):
+    for value, kind in zip(read(node), kinds):
+        if value is None or value is _DEFAULT:
+            continue
+        if kind == _ONE:
+            found.append(value)
+        elif kind == _MANY:
+            found.extend(value)
+        elif isinstance(value, (tuple, list)):
+            found.extend(item for item in value if isinstance(item, cst.CSTNode))
+        elif isinstance(value, cst.CSTNode):
             found.append(value)
     return found
