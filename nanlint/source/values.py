@@ -31,6 +31,11 @@ INF = math.inf
 
 _EPS_NAME = re.compile(r"(?:^|_)(eps|epsilon|tiny|smooth|smoothing)(?:$|_|\d)", re.IGNORECASE)
 _MASK_NAME = re.compile(r"(?:^|_)masks?$", re.IGNORECASE)
+# Unknown values whose names say what they hold: a log-probability is at most 0, and
+# `x - x_max` is the stabilising shift of a softmax (the max came from a helper).
+_LOG_PROB_NAME = re.compile(r"(?:^|_)(log_?probs?|logp)(?:$|_)", re.IGNORECASE)
+_MAX_NAME = re.compile(r"(?:^|_)(max|maxes|amax|maximum)(?:$|_)", re.IGNORECASE)
+_BELOW_ONE = math.nextafter(1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ _ORIGINS = (
     ("square", "a square is 0 at 0"),
     ("max", "a maximum is 0 when all values are 0"),
     ("mean", "a mean is 0 for an all-zero input"),
+    ("random", "`torch.rand` can return exactly 0"),
 )
 
 UNKNOWN = Value()
@@ -178,9 +184,20 @@ def mul(a: Value, b: Value) -> Value:
 
 
 def div(a: Value, b: Value) -> Value:
-    if b.lo > 0 and a.lo >= 0:
-        return _combine(a, b, 0.0, INF)
+    if b.lo > 0 or b.hi < 0:
+        # The denominator keeps one sign: the interval quotient.
+        quotients = [_quotient(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        # A ratio of two positive (or guarded) values is positive whatever its bounds say:
+        # `x.clamp(min=eps) / (1 - x).clamp(min=eps)` is never 0.
+        guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
+        return _combine(a, b, min(quotients), max(quotients), guarded=guard)
     return _combine(a, b, -INF, INF)
+
+
+def _quotient(x: float, y: float) -> float:
+    if math.isinf(y):
+        return 0.0 if not math.isinf(x) else math.copysign(INF, x) * math.copysign(1.0, y)
+    return x / y
 
 
 def hull(*values: Value) -> Value:
@@ -351,10 +368,26 @@ def _triangle(args: Args) -> Value:
     return replace(hull(x, tensor(0.0, 0.0)), tensor=True, number=False, tags=x.tags & {"mask"} | {"causal"})
 
 
+def _exp2(args: Args) -> Value:
+    x = args.first
+    hi = 2.0 ** min(x.hi, 1000.0) if x.hi < 1000 else INF
+    return replace(x, lo=0.0, hi=hi, guarded=True, tags=frozenset({"exp"}), tensor=True)
+
+
+def _uniform(args: Args) -> Value:
+    # `x.uniform_(a, b)` draws from [a, b): the upper bound is never reached.
+    low, high = args.get(1, "from", number(0.0)), args.get(2, "to", number(1.0))
+    if not (low.known and high.known):
+        return Value(tensor=True, tags=frozenset({"random"}))
+    return Value(lo=low.lo, hi=math.nextafter(high.hi, -INF), tensor=True, known=True, tags=frozenset({"random"}))
+
+
 def _exp(args: Args) -> Value:
     x = args.first
     hi = math.exp(min(x.hi, 700.0)) if x.hi < 700 else INF
-    return replace(x, lo=0.0, hi=hi, guarded=True, tags=frozenset({"exp"}), tensor=True)
+    # Below about -87 float32 underflows towards 0; above that the bound is exact.
+    lo = math.exp(x.lo) if x.lo > -80.0 else 0.0
+    return replace(x, lo=lo, hi=hi, guarded=True, tags=frozenset({"exp"}), tensor=True)
 
 
 def _fixed(lo: float, hi: float, *tags: str, guarded: bool = False) -> Spec:
@@ -487,10 +520,15 @@ _TORCH_SPECS: dict[str, Spec] = {
     "full": _full,
     "full_like": _full_like,
     "new_full": _full_like,
-    "rand": _fixed(0.0, 1.0),
-    "rand_like": _fixed(0.0, 1.0),
-    "randn": _fixed(-INF, INF),
-    "randn_like": _fixed(-INF, INF),
+    # `torch.rand` draws from [0, 1): 0 can come out, 1 cannot.
+    "rand": _fixed(0.0, _BELOW_ONE, "random"),
+    "rand_like": _fixed(0.0, _BELOW_ONE, "random"),
+    "randn": _fixed(-INF, INF, "random"),
+    "randn_like": _fixed(-INF, INF, "random"),
+    "uniform": _uniform,
+    "exp2": _exp2,
+    "erfcx": _fixed(0.0, INF, guarded=True),
+    "erfc": _fixed(0.0, 2.0),
     "tensor": _as_tensor,
     "as_tensor": _as_tensor,
     "index_add": _index_add,
@@ -546,6 +584,19 @@ class Binding:
 
 
 _MAX_DEPTH = 150
+_CASTS = frozenset({"float", "double", "half", "bfloat16", "to", "type_as", "long", "int", "bool"})
+
+
+def _strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
+    return node.with_changes(lpar=(), rpar=()) if getattr(node, "lpar", None) else node
+
+
+def _strip_casts(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`(x > 0).float()` -> `x > 0`."""
+    node = _strip_parens(node)
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _CASTS:
+        node = _strip_parens(node.func.value)
+    return node
 
 
 class ValueAnalyzer:
@@ -625,6 +676,11 @@ class ValueAnalyzer:
     def _name(self, node: cst.Name) -> Value:
         name = node.value
         bound = self.binding(name)
+        if bound is None or not bound.value.known:
+            if _LOG_PROB_NAME.search(name):
+                return Value(lo=-INF, hi=0.0, tensor=True, tags=frozenset({"log"}))
+            if _MAX_NAME.search(name):
+                return Value(tensor=True, tags=frozenset({"max", "reduction"}))
         if bound is not None and bound.value is not UNKNOWN:
             if name in self.scope.zero_checked:
                 return replace(bound.value, guarded=True)
@@ -664,10 +720,36 @@ class ValueAnalyzer:
             return _pow(left, right)
         if op is cst.Multiply and node.left.deep_equals(node.right):
             return _pow(left, number(2.0))  # `x * x` is a square: never negative, 0 at 0
+        if op is cst.Multiply:
+            selected = self._sign_selected(node)
+            if selected is not None:
+                return selected
         fn = _BINOPS.get(op)
         if fn is None:
             return UNKNOWN_TENSOR if left.tensor or right.tensor else UNKNOWN
         return fn(left, right)
+
+    def _sign_selected(self, node: cst.BinaryOperation) -> Value | None:
+        """`x * (x <= 0).float()` keeps one sign of `x` (a relu written with a mask)."""
+        for factor, indicator in ((node.left, node.right), (node.right, node.left)):
+            test = _strip_casts(indicator)
+            if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+                continue
+            comparison = test.comparisons[0]
+            bound = comparison.comparator
+            if not (isinstance(bound, (cst.Integer, cst.Float)) and float(bound.evaluated_value) == 0.0):
+                continue
+            subject, sign = _strip_parens(factor), 1
+            if isinstance(subject, cst.UnaryOperation) and isinstance(subject.operator, cst.Minus):
+                subject, sign = _strip_parens(subject.expression), -1
+            if not subject.deep_equals(_strip_parens(test.left)):
+                continue
+            keeps_positive = isinstance(comparison.operator, (cst.GreaterThan, cst.GreaterThanEqual))
+            value = self.value(factor)
+            if keeps_positive == (sign > 0):
+                return Value(lo=0.0, hi=max(value.hi, 0.0), tensor=True, known=value.known)
+            return Value(lo=min(value.lo, 0.0), hi=0.0, tensor=True, known=value.known)
+        return None
 
     def _args(self, call: cst.Call, receiver: Value | None) -> Args:
         positional: list[Value] = [] if receiver is None else [receiver]

@@ -52,8 +52,24 @@ def subexpressions(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
-    """The variable names an expression reads (`self` aside: every method mentions it)."""
-    return {n.value for n in subexpressions(node) if isinstance(n, cst.Name)} - {"self", "cls"}
+    """The variable names an expression reads (`self` aside: every method mentions it).
+
+    Attribute names (`log` in `x.log()`) and keyword names (`dim` in `sum(dim=1)`) are
+    not variables and are left out.
+    """
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            names.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        elif not isinstance(current, cst.Lambda):
+            stack.extend(children(current))
+    return names - {"self", "cls"}
 
 
 def unparenthesized(node: cst.BaseExpression) -> cst.BaseExpression:

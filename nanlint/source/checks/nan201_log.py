@@ -13,7 +13,7 @@ import libcst as cst
 from nanlint.findings import Fix
 from nanlint.source.checks._calls import is_number, operand, same_expression, unparenthesized
 from nanlint.source.rule import StaticRule
-from nanlint.source.values import Value
+from nanlint.source.values import INF, Value
 
 _LOGS = frozenset({"log", "log2", "log10", "log_", "log2_", "log10_"})
 _LOG1P = frozenset({"log1p", "log1p_"})
@@ -165,8 +165,8 @@ class LogDomain(StaticRule):
             # other factor (`w * softmax(x)`), so the tag alone is enough here.
             self._log_of_probability(node, arg, function, is_method, value, text, detail)
             return
-        if not value.known:
-            return
+        if not value.known or value.lo == -INF:
+            return  # a sum or difference of values of unknown sign: nothing says it is <= 0
         if "exp" in value.tags and "sum" in value.tags:
             return  # log(sum(exp(x))): NAN207's, its fix is logsumexp
         self.ctx.report(

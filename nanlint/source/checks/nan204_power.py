@@ -12,9 +12,10 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source.checks._calls import operand, second, unparenthesized
+from nanlint.source.checks._gradients import without_gradient
 from nanlint.source.checks.nan101_division import is_hazardous_denominator
 from nanlint.source.rule import StaticRule
-from nanlint.source.values import Value
+from nanlint.source.values import INF, Value
 
 _SQRTS = frozenset({"sqrt", "sqrt_"})
 _POWS = frozenset({"pow", "pow_", "float_power", "float_power_"})
@@ -73,7 +74,7 @@ class PowerDomain(StaticRule):
                 "NAN205", node, base=base_text, kind=kind, what="negative", why=f"its range is {value.describe()}",
                 effect="a negative number to a non-integer power is NaN", detail=detail,
             )
-        elif constant is not None and constant < 1 and _zero_hazard(value):
+        elif constant is not None and constant < 1 and _zero_hazard(value) and not without_gradient(self.ctx, node):
             self.ctx.report(
                 "NAN205", node, base=base_text, kind=kind, what="exactly 0", why=value.origin(),
                 effect=f"the gradient {constant:g} * x ** {constant - 1:g} is infinite at 0 and backpropagates as NaN",
@@ -93,13 +94,13 @@ class PowerDomain(StaticRule):
                 effect="the result is NaN, and at exactly 0 the gradient is infinite",
                 instead="clamp it first (`(1 - x ** 2).clamp_min(eps)`)", detail=detail,
             )
-        elif value.known and value.lo < 0:
+        elif value.known and -INF < value.lo < 0:
             self.ctx.report(
                 "NAN204", node, arg=text, what="negative", why=f"its range is {value.describe()}",
                 effect="the square root of a negative number is NaN",
                 instead="clamp it first (`.clamp_min(eps)`)", detail=detail,
             )
-        elif value.known and _zero_hazard(value):
+        elif value.known and _zero_hazard(value) and not without_gradient(self.ctx, node):
             self.ctx.report(
                 "NAN204", node, arg=text, what="exactly 0", why=value.origin(),
                 effect="the gradient 1 / (2 sqrt(x)) is infinite there and backpropagates as NaN",
@@ -118,9 +119,30 @@ class PowerDomain(StaticRule):
 
 
 def _one_minus_square(ctx, arg: cst.BaseExpression) -> bool:
-    """`1 - x ** 2` (or `1 - x * x`, `1 - x.pow(2)`): the sine from a cosine, by hand."""
+    """`1 - x ** 2` (or `1 - x * x`, `1 - x.pow(2)`) with `x` known to reach +-1: the sine
+    from a cosine, by hand. An `x` the analysis knows nothing about is not flagged."""
     arg = unparenthesized(arg)
     if not (isinstance(arg, cst.BinaryOperation) and isinstance(arg.operator, cst.Subtract)):
         return False
     left, right = ctx.value(arg.left), ctx.value(arg.right)
-    return left.number and left.known and left.lo > 0 and "square" in right.tags and not right.guarded
+    if not (left.number and left.known and left.lo > 0 and "square" in right.tags and not right.guarded):
+        return False
+    base = _squared_base(ctx, arg.right)
+    if base is None:
+        return False
+    value = ctx.value(base)
+    return value.known and max(abs(value.lo), abs(value.hi)) ** 2 >= left.lo
+
+
+def _squared_base(ctx, square: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`x` in `x ** 2`, `x * x`, `x.pow(2)`, `torch.pow(x, 2)`, `x.square()`."""
+    square = unparenthesized(square)
+    if isinstance(square, cst.BinaryOperation):
+        if isinstance(square.operator, cst.Power) or (isinstance(square.operator, cst.Multiply) and square.left.deep_equals(square.right)):
+            return square.left
+        return None
+    if isinstance(square, cst.Call):
+        name, is_method = ctx.call_name(square)
+        if name in ("pow", "square"):
+            return operand(square, is_method)
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source.checks._calls import operand
+from nanlint.source.checks._gradients import without_gradient
 from nanlint.source.fixers import clamp_inside_unit_fix
 from nanlint.source.rule import StaticRule
 
@@ -36,6 +37,8 @@ class InverseTrigDomain(StaticRule):
         if not (value.tensor and value.known and not value.number) or (value.lo > -1 and value.hi < 1):
             return
         beyond = value.lo < -1 or value.hi > 1
+        if not beyond and function != "atanh" and without_gradient(self.ctx, node):
+            return  # exactly +-1 is only a problem for the gradient
         text = self.ctx.short_code(arg, 50)
         self.ctx.report(
             "NAN206",

@@ -53,8 +53,8 @@ class VarianceOfOne(StaticRule):
             function=name,
             dim="0",
             correction=shown,
-            why="a batch of one sample has n - 1 = 0 degrees of freedom",
-            detail=f"`{self.ctx.short_code(node, 40)}` reduces the batch dimension with correction {shown}",
+            why="one element along dim 0 (a batch of one sample, a one-frame sequence) leaves n - 1 = 0 degrees of freedom",
+            detail=f"`{self.ctx.short_code(node, 40)}` reduces dim 0 alone with correction {shown}, in model code",
         )
 
     def _in_model_code(self) -> bool:

@@ -2,9 +2,10 @@
 
 `torch.where` computes both branches everywhere and only selects afterwards, so the
 condition protects the forward value but not the gradient. The rule is precise because
-it needs the condition to mention a variable the hazardous operation consumes: that is
-the author saying "this is only valid where ...". Integer branches and `no_grad` code
-have no gradient and are left alone.
+it needs the condition to test the very operand of the hazardous operation (`x > 0` for
+`log(x)`, `c > 1` for `1 / (c - 1)`): that is the author saying "this is only valid
+where ...". Integer branches, random draws, counts of comparisons and code without
+gradient are left alone.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from nanlint.source.checks._calls import argument, names_in, operand, second, subexpressions, unparenthesized
+from nanlint.source.checks._calls import argument, compact_code, names_in, operand, second, subexpressions, unparenthesized
+from nanlint.source.checks._gradients import without_gradient
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import Value
 
@@ -25,7 +27,12 @@ _DIVISIONS = frozenset({"div", "divide", "true_divide"})
 _POWERS = frozenset({"pow", "float_power"})
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "bool"})
 _INTEGER_DTYPES = frozenset({"torch.long", "torch.int64", "torch.int", "torch.int32", "torch.int16", "torch.bool", "torch.uint8"})
-_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode"})
+
+
+_COMPARISONS = frozenset({"gt", "ge", "lt", "le", "eq", "ne", "greater", "greater_equal", "less", "less_equal", "not_equal", "isclose"})
+_TRANSPARENT = frozenset({"abs", "float", "double", "half", "detach", "to", "type_as"})
+_ROUNDING = frozenset({"ceil", "floor", "round", "trunc"})
+_REDUCTIONS = frozenset({"sum", "count_nonzero", "any", "all", "mean"})
 
 
 class WhereGradientTrap(StaticRule):
@@ -35,18 +42,22 @@ class WhereGradientTrap(StaticRule):
         name, is_method = self.ctx.call_name(node)
         if name != "where":
             return
-        if is_method:  # `x.where(c, y)` is `torch.where(c, x, y)`
+        if is_method:  # `x.where(c, y)` is `torch.where(c, x, y)`; `ops.where(c, a, b)` is not a tensor's
+            if sum(1 for a in node.args if a.keyword is None) > 2:
+                return
             condition, branches = argument(node, 0, "condition"), (node.func.value, argument(node, 1, "other"))  # type: ignore[attr-defined]
         else:
             condition, branches = argument(node, 0, "condition"), (argument(node, 1, "input"), argument(node, 2, "other"))
-        if condition is None or self._without_gradient():
+        if condition is None or without_gradient(self.ctx, node):
             return
-        guarded_names = self._names_read(condition)
+        comparisons = self._comparisons(condition)
+        if not comparisons:
+            return
         for branch in branches:
             if branch is None or self._is_integer(branch):
                 continue
             for op, risky, bad in self._hazards(branch):
-                if self._names_read(risky) & guarded_names:
+                if self._guards(comparisons, risky) and not self._without_gradient(risky):
                     self.ctx.explained.add(id(op))
                     self.ctx.report(
                         "NAN501",
@@ -54,7 +65,7 @@ class WhereGradientTrap(StaticRule):
                         op=self.ctx.short_code(op, 40),
                         condition=self.ctx.short_code(condition, 30),
                         bad=bad,
-                        detail=f"`{self.ctx.short_code(risky, 30)}` is read by both the condition and `{self.ctx.short_code(op, 40)}`",
+                        detail=f"the condition tests `{self.ctx.short_code(risky, 30)}`, the operand of `{self.ctx.short_code(op, 40)}`",
                     )
                     return
 
@@ -107,6 +118,57 @@ class WhereGradientTrap(StaticRule):
         value: Value = self.ctx.value(risky)
         return value.guarded or (value.known and value.lo > floor)
 
+    # -- does the condition test the operand?
+
+    def _comparisons(self, condition: cst.BaseExpression) -> list[tuple[cst.BaseExpression, cst.BaseExpression]]:
+        """The (left, right) pairs compared in the condition and in the masks it names."""
+        roots: list[cst.CSTNode] = [condition]
+        for name in sorted(names_in(condition)):
+            bound = self.ctx.binding(name)
+            if bound is not None and bound.expr is not None:
+                roots.append(bound.expr)
+        pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        for root in roots:
+            for sub in subexpressions(root):
+                if isinstance(sub, cst.Comparison):
+                    left = sub.left
+                    for target in sub.comparisons:
+                        pairs.append((left, target.comparator))
+                        left = target.comparator
+                elif isinstance(sub, cst.Call):
+                    name, is_method = self.ctx.call_name(sub)
+                    if name in _COMPARISONS:
+                        a, b = operand(sub, is_method), second(sub, is_method, "other")
+                        if a is not None and b is not None:
+                            pairs.append((a, b))
+        return pairs
+
+    def _guards(self, comparisons: list[tuple[cst.BaseExpression, cst.BaseExpression]], risky: cst.BaseExpression) -> bool:
+        """The condition compares the operand itself (`x > 0` for `log(x)`), or `a - b`
+        for the operand `a - b` (`c > 1` for `1 / (c - 1)`)."""
+        target = compact_code(risky)
+        for left, right in comparisons:
+            a, b = compact_code(self._transparent(left)), compact_code(self._transparent(right))
+            if target in (f"{a}-{b}", f"{b}-{a}"):
+                return True
+            for side, other in ((a, right), (b, left)):
+                # `loss < beta` tests the tensor `loss` against the threshold `beta`: a
+                # division by `beta` is not what the condition protects.
+                if target == side and not (self.ctx.value(other).tensor and not self.ctx.value(risky).tensor):
+                    return True
+        return False
+
+    def _transparent(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """`x.abs()`, `torch.abs(x)`, `x.float()` test `x`."""
+        node = unparenthesized(node)
+        while isinstance(node, cst.Call):
+            name, is_method = self.ctx.call_name(node)
+            inner = operand(node, is_method) if name in _TRANSPARENT else None
+            if inner is None:
+                break
+            node = unparenthesized(inner)
+        return node
+
     # -- names and bindings
 
     def _with_bindings(self, expression: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -118,13 +180,19 @@ class WhereGradientTrap(StaticRule):
                 roots.append(bound.expr)
         return roots
 
-    def _names_read(self, expression: cst.BaseExpression) -> set[str]:
-        names: set[str] = set()
-        for root in self._with_bindings(expression):
-            names |= names_in(root)
-        return names
+    # -- values without gradient
 
-    # -- code without gradient
+    def _without_gradient(self, risky: cst.BaseExpression) -> bool:
+        """Random draws and counts of a comparison (`(x > t).sum()`) carry no gradient."""
+        if "random" in self.ctx.value(risky).tags:
+            return True
+        inner = unparenthesized(risky)
+        if isinstance(inner, cst.Name) and (bound := self.ctx.binding(inner.value)) is not None and bound.expr is not None:
+            inner = self._transparent(bound.expr)
+        if isinstance(inner, cst.Call) and self.ctx.call_name(inner)[0] in _REDUCTIONS:
+            counted = operand(inner, self.ctx.call_name(inner)[1])
+            return counted is not None and isinstance(unparenthesized(counted), cst.Comparison)
+        return False
 
     def _is_integer(self, branch: cst.BaseExpression) -> bool:
         for root in self._with_bindings(branch):
@@ -134,19 +202,6 @@ class WhereGradientTrap(StaticRule):
                         return True
                     if sub.func.attr.value == "to" and any(self.ctx.qualname(a.value) in _INTEGER_DTYPES for a in sub.args):
                         return True
-        return False
-
-    def _without_gradient(self) -> bool:
-        for ancestor in self.ctx.ancestors:
-            if isinstance(ancestor, cst.With):
-                for item in ancestor.items:
-                    call = item.item
-                    if isinstance(call, cst.Call) and self.ctx.qualname(call.func) in _NO_GRAD:
-                        return True
-            elif isinstance(ancestor, cst.FunctionDef):
-                for decorator in ancestor.decorators:
-                    target = decorator.decorator
-                    target = target.func if isinstance(target, cst.Call) else target
-                    if self.ctx.qualname(target) in _NO_GRAD:
-                        return True
+                if isinstance(sub, cst.Call) and (self.ctx.call_name(sub)[0] or "").rstrip("_") in _ROUNDING:
+                    return True  # bucketing positions: a rounded value has no useful gradient
         return False
