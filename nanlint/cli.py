@@ -367,6 +367,7 @@ def trace(
 @click.option("--no-confirm", is_flag=True, help="Only run the model: no range analysis, no witness search.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings and trace targets from this file.")
+@_debug_option
 def probe(
     target: str | None,
     shapes: tuple[str, ...],
