@@ -107,6 +107,21 @@ def test_tracing_runs_only_the_named_target(tmp_path, monkeypatch):
     assert [m.name for m in markers if m.exists()] == []
 
 
+@needs_torch
+def test_probing_runs_only_the_named_target(tmp_path, monkeypatch):
+    configured, named = tmp_path / "RAN-configured", tmp_path / "RAN-named"
+    (tmp_path / "configured.py").write_text(payload(configured) + "import torch\nModel = torch.nn.Identity\n")
+    (tmp_path / "net.py").write_text(payload(named) + "import torch\nModel = torch.nn.Identity\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.nanlint]\n\n[[tool.nanlint.trace]]\ntarget = "configured.py:Model"\ninput-shapes = [[2, 3]]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["probe", "net.py:Model", "--input-shape", "2,3", "--no-confirm"])
+    assert result.exit_code == 0, result.output
+    assert named.exists()
+    assert not configured.exists()
+
+
 class _Malicious:
     """Unpickling this calls open(marker, "w") (pickled as `io.open`): code run by loading a checkpoint."""
 
