@@ -6,7 +6,7 @@ import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 import click
 
@@ -31,6 +31,22 @@ class _DefaultCheck(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def main(self, args: Sequence[str] | None = None, *more: Any, **options: Any) -> Any:
+        """Click's main; run as the program (arguments from sys.argv), it ends without teardown.
+
+        Freeing every object at exit costs 30-45 ms once libcst is loaded, 15% of a
+        one-file run, and more with torch (mypy ends the same way). By then the report
+        is written, files are closed and workers joined; the streams are flushed here.
+        """
+        if args is not None:  # called with arguments (tests, other programs): return as usual
+            return super().main(args, *more, **options)
+        try:
+            super().main(None, *more, **options)
+            code: object = 0
+        except SystemExit as exit:
+            code = exit.code
+        _exit_now(code)
 
     def invoke(self, ctx: click.Context) -> object:
         """A bug of ours ends in one line and exit 2, not a traceback (unless --debug)."""
@@ -62,6 +78,17 @@ def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 
 _debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_enable_debug,
                              help="Show the traceback of internal errors (NAN004); results are not cached.")
+
+
+def _exit_now(code: object) -> NoReturn:
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # `nanlint src/ | head`: the reader is gone
+        pass
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def _codes(value: str | None) -> tuple[str, ...]:
