@@ -13,6 +13,7 @@ import click
 from nanlint import __version__
 from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
 from nanlint.findings import Finding
+from nanlint.reading import Unreadable, decode_source
 from nanlint.report import FORMATS, STATISTICS_FORMATS, Formatter, RunSummary, formatter
 
 if TYPE_CHECKING:
@@ -325,7 +326,14 @@ def check(
     settings = _settings(project.settings, select, extend_select, ignore, precision, min_batch_size)
     if paths == ("-",):
         path = stdin_filename or "<stdin>"
-        text = click.get_text_stream("stdin").read()
+        text = decode_source(click.get_binary_stream("stdin").read())  # as a file's: cookie, BOM, NUL
+        if isinstance(text, Unreadable):
+            from nanlint.api import unreadable_finding
+
+            found = [unreadable_finding(path, text)] if settings.enabled("NAN001") else []
+            summary = RunSummary(files=1, findings=found)
+            _emit(summary, _render(output_format, output_file, statistics), output_file)
+            sys.exit(_exit_code(summary, exit_zero))
         if fix or diff:
             sys.exit(_fix_stdin(text, path, settings, unsafe_fixes, as_diff=diff))
         summary = RunSummary(files=1, findings=_check_text(text, path, settings))

@@ -325,3 +325,19 @@ def test_an_internal_error_is_one_line_and_debug_shows_the_traceback(tmp_path, m
     debug = CliRunner().invoke(main, ["check", "--no-cache", "--debug", str(tmp_path / "model.py")])
     assert debug.exit_code == 2
     assert "Traceback (most recent call last)" in debug.stderr and "KeyError: 'a formatter bug'" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "where_", "reason"),
+    [
+        (b"x = 'caf\xe9'\n", (1, 9), "byte 0xe9 is not valid utf-8: add a coding cookie or re-encode the file"),
+        (b"x = 1\x00\n", (1, 6), "it contains NUL bytes, so it is not Python source"),
+    ],
+    ids=["invalid-utf8", "nul"],
+)
+def test_bad_bytes_on_stdin_are_nan001_as_in_a_file(data, where_, reason):
+    result = CliRunner().invoke(main, ["check", "-", "--format", "json"], input=data)
+    assert result.exit_code == 1, result.output
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert (finding["path"], finding["line"], finding["column"], finding["code"]) == ("<stdin>", *where_, "NAN001")
+    assert finding["message"] == f"this file cannot be checked: {reason}"

@@ -225,18 +225,15 @@ def _syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Findi
     grammar allows there, and often points a line late (`def f(:` is "error at 2:2")."""
     meta = load_catalog()["NAN001"]
     detail = error.message.removeprefix("parser error: ").strip()
-    reason = f"{detail} (Python parses this file, libcst does not: please report it)"
     line, column, end_line, end_column = error.raw_line, error.raw_column + 1, error.raw_line, error.raw_column + 2
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # its SyntaxWarnings (invalid escapes) are not ours to print
-            ast.parse(source)
-    except SyntaxError as python:
-        if python.lineno:
-            reason = f"syntax error: {python.msg}"
-            line, column = python.lineno, max(python.offset or 1, 1)
-            end_line, end_column = line, column + 1
-    except (RecursionError, MemoryError, ValueError):  # Python cannot tell either: libcst's word
+    python = _python_syntax_error(source)
+    if python is None:
+        reason = f"{detail} (Python parses this file, libcst does not: please report it)"
+    elif python.lineno:
+        reason = f"syntax error: {python.msg}"
+        line, column = python.lineno, max(python.offset or 1, 1)
+        end_line, end_column = line, column + 1
+    else:  # Python cannot tell either: libcst's word
         reason = detail
     return Finding(
         code=meta.code,
@@ -250,6 +247,21 @@ def _syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Findi
         end_column=end_column,
         evidence=(Evidence(Analyzer.STATIC, f"libcst: {detail}"),),
     )
+
+
+def _python_syntax_error(source: str) -> SyntaxError | None:
+    """Python's own SyntaxError for `source`, None when Python parses it."""
+    if "\0" in source:  # Python 3.11 stops reading at a NUL, and would call the rest valid
+        return SyntaxError("NUL byte")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its SyntaxWarnings (invalid escapes) are not ours to print
+            ast.parse(source)
+    except SyntaxError as error:
+        return error
+    except (RecursionError, MemoryError, ValueError) as error:
+        return SyntaxError(str(error))
+    return None
 
 
 def _too_deep(path: str, nesting: Nesting) -> Finding:
