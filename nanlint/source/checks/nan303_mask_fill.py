@@ -71,7 +71,9 @@ class InfiniteMaskFill(StaticRule):
             branches = (argument(node, 1, "input"), argument(node, 2, "other"))
             for branch, other in (branches, branches[::-1]):
                 if branch is not None and self._is_minus_inf(branch):
-                    self._fill(node, argument(node, 0, "condition"), branch, other)
+                    # Only a tensor branch has a dtype for `finfo`: `where(c, 0, -inf)` has none.
+                    tensor = other if other is not None and not self.ctx.value(other).number else None
+                    self._fill(node, argument(node, 0, "condition"), branch, tensor)
                     return
 
     def visit_Assign(self, node: cst.Assign) -> None:

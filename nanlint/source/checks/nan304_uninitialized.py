@@ -10,6 +10,7 @@ that function may well fill it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -43,6 +44,7 @@ _READ_IN_PLACE = frozenset(
     "add_ sub_ mul_ div_ pow_ clamp_ clamp_min_ clamp_max_ exp_ log_ sqrt_ abs_ neg_ relu_ sigmoid_ tanh_ "
     "index_add_ scatter_add_ addmm_ addcmul_ addcdiv_ lerp_ baddbmm_ cumsum_".split()
 )
+_SHAPE_ONLY = re.compile(r"meta|fake|abstract")
 _WRAPPERS = frozenset({"nn.Parameter", "nn.parameter.Parameter", "nn.Buffer", "nn.parameter.Buffer"})
 
 
@@ -61,7 +63,7 @@ class UninitializedTensor(StaticRule):
         self._tracked: dict[str, _Allocation] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._is_allocation(node):
+        if not self._is_allocation(node) or self._in_shape_function():
             return
         parent = self.ctx.ancestors[-2] if len(self.ctx.ancestors) > 1 else None
         if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
@@ -167,6 +169,18 @@ class UninitializedTensor(StaticRule):
         if name in _LEGACY and node.args:
             # `torch.FloatTensor(3, 4)` allocates; `torch.FloatTensor([1.0, 2.0])` copies data.
             return all(a.keyword is None and not a.star and self.ctx.value(a.value).number for a in node.args)
+        return False
+
+    def _in_shape_function(self) -> bool:
+        """Meta and fake kernels (`@register_meta`, `@register_fake`) compute shapes only:
+        their tensors have no values to be uninitialized."""
+        for function in self.ctx.functions:
+            if isinstance(function, cst.FunctionDef):
+                for decorator in function.decorators:
+                    target = decorator.decorator
+                    text = self.ctx.code_for(target.func if isinstance(target, cst.Call) else target).lower()
+                    if _SHAPE_ONLY.search(text):
+                        return True
         return False
 
     def _function(self) -> int:
