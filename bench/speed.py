@@ -94,9 +94,14 @@ class _PeakMemory(threading.Thread):
         self.join()
 
 
+# Every command runs in this folder: `python -m` puts the working folder first on sys.path,
+# and a checkout there would shadow the snapshot.
+NEUTRAL = Path(tempfile.gettempdir())
+
+
 def measure(argv: Sequence[str], env: dict[str, str] | None, expect_success: bool = False) -> Sample:
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=NEUTRAL)
     sampler = _PeakMemory(process.pid)
     sampler.start()
     # wait4 gives the rusage of the process and of the workers it waited for.
@@ -211,7 +216,7 @@ def contestants(
 def one_file_latency(path: Path, runs: int, work: Path, env: dict[str, str]) -> list[tuple[str, float]]:
     """Median wall time of the pre-commit path on one file, next to `import libcst`."""
     cache = work / "cache-one-file"
-    nanlint = [sys.executable, "-m", "nanlint", "check", str(path), "--exit-zero", "--cache-dir", str(cache)]
+    nanlint = [*nanlint_command(), "check", str(path), "--exit-zero", "--cache-dir", str(cache)]
     rows = {
         "python -c 'import libcst'": ([sys.executable, "-c", "import libcst"], lambda: None),
         "nanlint check FILE (cold cache)": (nanlint, _emptied(cache)),
@@ -225,9 +230,15 @@ def one_file_latency(path: Path, runs: int, work: Path, env: dict[str, str]) -> 
     return [(name, statistics.median(values)) for name, values in times.items()]
 
 
+def nanlint_command() -> list[str]:
+    """The `nanlint` console script beside this interpreter (what the pre-commit hook runs), else `-m`."""
+    script = Path(sys.executable).with_name("nanlint")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "nanlint"]
+
+
 def imported_modules(argv: Sequence[str], env: dict[str, str]) -> set[str]:
     """The top-level packages a command imports (`python -X importtime`)."""
-    result = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env)
+    result = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env, cwd=NEUTRAL)
     names = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
@@ -284,7 +295,7 @@ def main() -> None:
         entrants = contestants(corpus, work, env, args.jobs, torchfix, ruff)
         by_name = {e.name: e for e in entrants}
         # Fill the warm cache once (untimed) with a run of the same settings.
-        subprocess.run(by_name["nanlint warm cache"].argv, stdout=subprocess.DEVNULL, check=False, env=env)
+        subprocess.run(by_name["nanlint warm cache"].argv, stdout=subprocess.DEVNULL, check=False, env=env, cwd=NEUTRAL)
         for _ in range(args.runs):
             for entrant in entrants:
                 entrant.prepare()
