@@ -127,6 +127,7 @@ def test_five_megabyte_generated_file(tmp_path):
         pytest.param("if " + " and ".join(["a == 0"] * 20_000) + ":\n    pass", id="20000-term-condition"),
         pytest.param("x = " + "f(" * 5000 + ")" * 5000, id="5000-nested-calls"),
         pytest.param("x = (\n" + "".join(f"    'part {i}'\n" for i in range(20_000)) + ")", id="20000-strings"),
+        pytest.param('x = f"{' + "(" * 3000 + ")" * 3000 + '}"', id="3000-deep-in-an-f-string"),
     ],
 )
 def test_deep_nesting_is_nan001_quickly_and_other_files_are_checked(tmp_path, line):

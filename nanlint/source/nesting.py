@@ -53,6 +53,7 @@ _DEEP_RECURSION = 50_000
 _DEEP_LOCK = threading.Lock()
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
+_BRACES = re.compile(r"\{\{|\}\}|[{}]")
 _INDENT = re.compile(r"[ \t\f]*")
 
 
@@ -94,8 +95,8 @@ def _lines(text: str, start: int, end: int, tokens: bool) -> tuple[tuple[int, in
                 deep.append((line_start, position))
             cost = inner = widest = 0
             line_start = gap
-        elif kind is None:  # a string
-            cost += 1
+        elif kind is None:  # a string; an f-string's fields are code, and nest like code
+            cost += 1 + (_field_cost(text, position, gap, tokens) if _formatted(text, position) else 0)
         elif kind == "sep":
             widest = max(widest, cost + inner)
             cost = inner = 0
@@ -107,6 +108,32 @@ def _lines(text: str, start: int, end: int, tokens: bool) -> tuple[tuple[int, in
             cost, inner, widest = outer.pop()
             cost, inner = cost + 2, max(inner, closed)
     return deepest, deep
+
+
+def _formatted(text: str, quote: int) -> bool:
+    """Whether the string starting at `quote` has an f (or t) prefix."""
+    prefix = text[max(0, quote - 3) : quote]
+    prefix = prefix[len(prefix.rstrip("rRbBuUfFtT")) :]
+    return "f" in prefix.lower() or "t" in prefix.lower()
+
+
+def _field_cost(text: str, start: int, end: int, tokens: bool) -> int:
+    """What the replacement fields `{...}` of an f-string cost: their text, counted flat
+    (no structure inside a string), twice for the wrappers libcst puts around each level."""
+    cost = depth = field = 0
+    for match in _BRACES.finditer(text, start, end):
+        brace = match.group()
+        if depth == 0:
+            if brace == "{":  # `{{` and `}}` outside a field are literal braces
+                depth, field = 1, match.end()
+            continue
+        depth += brace.count("{") - brace.count("}")
+        if depth <= 0:
+            cost += 2 + 2 * (len(_WORDS.findall(text, field, match.start())) if tokens else match.start() - field)
+            depth = 0
+    if depth > 0:  # a field left open: the rest of the string
+        cost += 2 + 2 * (len(_WORDS.findall(text, field, end)) if tokens else end - field)
+    return cost
 
 
 def deepest_line(text: str) -> Nesting:
