@@ -45,9 +45,12 @@ def check_files(files: Sequence[Path], settings: Settings, jobs: int = 1, cache:
     if cache is not None:
         cache.mark_used()
     for index, path in enumerate(files):
+        if cache is None:
+            sizes[index] = _size(path)
+            continue
         data = _read(path)
         sizes[index] = len(data) if data is not None else 0
-        if cache is not None and data is not None:
+        if data is not None:
             results[index] = cache.load(cache.key(path, data))
     pending = sorted((i for i, found in enumerate(results) if found is None), key=sizes.__getitem__, reverse=True)
     work = partial(_check_one, settings=settings, cache=cache)
@@ -55,6 +58,13 @@ def check_files(files: Sequence[Path], settings: Settings, jobs: int = 1, cache:
     for index, findings in zip(pending, checked):
         results[index] = findings
     return [finding for findings in results if findings is not None for finding in findings]
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # check_file reports it (NAN001)
 
 
 def _read(path: Path) -> bytes | None:
