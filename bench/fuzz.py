@@ -4,8 +4,8 @@
     python bench/fuzz.py --count 200000 --save crashes/
 
 The inputs and the invariant are the property tests' (tests/fuzzing.py): hypothesmith
-programs (grammar and libcst nodes), the repository's files mutated, the same as raw
-bytes, and notebooks. A crash is an exception, a NAN004 finding (an internal error the
+programs (grammar and libcst nodes), deeply nested expressions, the repository's files
+mutated, the same as raw bytes, and notebooks. A crash is an exception, a NAN004 finding (an internal error the
 engine caught), a bad position or a report that does not render. Nothing is shrunk:
 every crash is kept as found, saved with its traceback, and the run goes on.
 """
@@ -26,13 +26,22 @@ import hypothesmith  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.fuzzing import check_bytes, check_notebook, check_python, mutated_bytes, mutated_sources, notebooks  # noqa: E402
+from tests.fuzzing import (  # noqa: E402
+    check_bytes,
+    check_notebook,
+    check_python,
+    deep_expressions,
+    mutated_bytes,
+    mutated_sources,
+    notebooks,
+)
 
 # (name, share of the inputs, strategy, check)
 KINDS: list[tuple[str, float, st.SearchStrategy[Any], Callable[[Any], None]]] = [
     ("programs from the grammar", 0.20, hypothesmith.from_grammar(), check_python),
     ("programs from libcst nodes", 0.10, hypothesmith.from_node(), check_python),
-    ("mutated repository files (and --fix)", 0.40, mutated_sources(), lambda text: check_python(text, fix=True)),
+    ("expressions nested up to 1,500 deep", 0.05, deep_expressions(), check_python),
+    ("mutated repository files (and --fix)", 0.35, mutated_sources(), lambda text: check_python(text, fix=True)),
     ("mutated files as bytes", 0.20, mutated_bytes(), check_bytes),
     ("notebooks", 0.10, notebooks(), check_notebook),
 ]

@@ -11,6 +11,7 @@ from tests.fuzzing import (
     check_bytes,
     check_notebook,
     check_python,
+    deep_expressions,
     mutated_bytes,
     mutated_sources,
     notebooks,
@@ -26,6 +27,12 @@ _FUZZ = settings(
 @settings(_FUZZ, max_examples=120)
 @given(programs)
 def test_generated_programs(source):
+    check_python(source)
+
+
+@settings(_FUZZ, max_examples=60)
+@given(deep_expressions())
+def test_deeply_nested_expressions(source):
     check_python(source)
 
 
