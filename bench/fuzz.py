@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -82,6 +83,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10_000, help="inputs in all (default 10,000)")
     parser.add_argument("--save", type=Path, help="folder for crashing inputs (default: a new temporary folder)")
     options = parser.parse_args()
+    # hypothesmith compiles what it generates; Python's SyntaxWarnings about it are noise here.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     folder = options.save or Path(tempfile.mkdtemp(prefix="nanlint-fuzz-"))
     total_inputs = total_crashes = 0
     started = time.perf_counter()
