@@ -326,7 +326,7 @@ def check(
     settings = _settings(project.settings, select, extend_select, ignore, precision, min_batch_size)
     if paths == ("-",):
         path = stdin_filename or "<stdin>"
-        text = decode_source(click.get_binary_stream("stdin").read())  # as a file's: cookie, BOM, NUL
+        text = decode_source(sys.stdin.buffer.read())  # as a file's: cookie, BOM, NUL
         if isinstance(text, Unreadable):
             from nanlint.api import unreadable_finding
 
