@@ -2,16 +2,15 @@
 
 Usage: python bench/parse_floor.py FOLDER --jobs N
 
-It uses the same process-pool shape as nanlint's runner (libcst imported before the
-workers fork, largest files first, one file per task), so `nanlint / parse-floor` with
-the same N measures what nanlint adds to the parse, not a difference in scheduling.
+It schedules the files exactly as nanlint does (nanlint.runner.parallel_map: largest
+first, this process and N - 1 forked workers, libcst imported before the fork), so
+`nanlint / parse-floor` with the same N measures what nanlint adds to the parse, not a
+difference in scheduling.
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import sys
 
 
 def _files(root: str) -> list[str]:
@@ -34,20 +33,20 @@ def _parse(path: str) -> int:
     return 1
 
 
+def _import_libcst() -> None:
+    import libcst  # noqa: F401
+
+
 def main() -> None:
+    from nanlint.runner import default_jobs, parallel_map
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
     args = parser.parse_args()
-    import libcst  # noqa: F401  (before the fork: workers start with it imported)
-
     files = sorted(_files(args.folder), key=os.path.getsize, reverse=True)
-    if args.jobs <= 1:
-        parsed = sum(_parse(path) for path in files)
-    else:
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
-        with context.Pool(args.jobs) as pool:
-            parsed = sum(pool.imap_unordered(_parse, files, chunksize=1))
+    sizes = [os.path.getsize(path) for path in files]
+    parsed = sum(parallel_map(_parse, files, args.jobs, sizes, _import_libcst))
     print(f"parsed {parsed} of {len(files)} files")
 
 
