@@ -6,7 +6,7 @@ import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import click
 
@@ -355,16 +355,37 @@ def check(
     sys.exit(_exit_code(summary, exit_zero))
 
 
+def _target_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The arguments `trace` and `probe` share: a TARGET (or the configured ones), its inputs, the report."""
+    for option in reversed((
+        click.argument("target", required=False),
+        click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input."),
+        click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input."),
+        click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
+                     help="A state_dict to load (weights only)."),
+        click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True),
+        click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here."),
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Read settings and trace targets from this file."),
+        _debug_option,
+    )):
+        command = option(command)
+    return command
+
+
+def _chosen_targets(target: str | None, shapes: tuple[str, ...], ranges: tuple[str, ...],
+                    checkpoint: str | None, config_file: Path | None) -> tuple[ProjectConfig, list[TraceTarget]]:
+    """TARGET with its inputs, or else every configured `[[tool.nanlint.trace]]` target."""
+    project = _project([], config_file)
+    if target is not None:
+        return project, _targets([target], shapes, ranges, checkpoint)
+    if project.traces:
+        return project, list(project.traces)
+    raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
+
+
 @main.command()
-@click.argument("target", required=False)
-@click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input.")
-@click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="A state_dict to load (weights only).")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Read settings and trace targets from this file.")
-@_debug_option
+@_target_options
 def trace(
     target: str | None,
     shapes: tuple[str, ...],
@@ -380,29 +401,15 @@ def trace(
     """
     from nanlint.api import check_paths
 
-    project = _project([], config_file)
-    if target is not None:
-        targets = _targets([target], shapes, ranges, checkpoint)
-    elif project.traces:
-        targets = list(project.traces)
-    else:
-        raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
+    project, targets = _chosen_targets(target, shapes, ranges, checkpoint, config_file)
     summary = check_paths([], project.settings, targets)
     _emit(summary, _render(output_format, output_file), output_file)
     sys.exit(_exit_code(summary, exit_zero=False))
 
 
 @main.command()
-@click.argument("target", required=False)
-@click.option("--input-shape", "shapes", multiple=True, metavar="4,8", help="Shape of each model input.")
-@click.option("--input-range", "ranges", multiple=True, metavar="LOW,HIGH", help="Value range of each input.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="A state_dict to load (weights only).")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
+@_target_options
 @click.option("--no-confirm", is_flag=True, help="Only run the model: no range analysis, no witness search.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Read settings and trace targets from this file.")
-@_debug_option
 def probe(
     target: str | None,
     shapes: tuple[str, ...],
@@ -422,13 +429,7 @@ def probe(
     """
     from nanlint.api import probe_targets
 
-    project = _project([], config_file)
-    if target is not None:
-        targets = _targets([target], shapes, ranges, checkpoint)
-    elif project.traces:
-        targets = list(project.traces)
-    else:
-        raise click.UsageError("give a TARGET, or configure [[tool.nanlint.trace]] targets in pyproject.toml")
+    project, targets = _chosen_targets(target, shapes, ranges, checkpoint, config_file)
     render = _render(output_format, output_file)
     summary = probe_targets(targets, project.settings, confirm=not no_confirm,
                             progress=lambda line: click.echo(f"nanlint probe: {line}", err=True))
