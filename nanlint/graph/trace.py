@@ -41,7 +41,7 @@ def _has_tensor(value: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _preserved(module: nn.Module) -> Iterator[None]:
+def preserved(module: nn.Module) -> Iterator[None]:
     """Restore the buffers (running statistics) and the training flags afterwards."""
     buffers = [(b, b.detach().clone()) for b in module.buffers()]
     modes = [(m, m.training) for m in module.modules()]
@@ -69,7 +69,7 @@ def check_forward(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, An
 
 def trace_modes(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Graph]:
     """The eval graph, then the train graph."""
-    with _preserved(module):
+    with preserved(module):
         check_forward(module, args, kwargs)
         graphs = []
         for training in (False, True):

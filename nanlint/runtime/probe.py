@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from nanlint.graph.load import one_line
+from nanlint.graph.trace import preserved
 from nanlint.runtime.batchnorm import Attribution, BatchNormStats, Recorder, batch_statistics, output_change
 from nanlint.runtime.checkpoint import BadTensor, DegenerateStats, degenerate_running_stats, nonfinite_state
 from nanlint.runtime.observe import (
@@ -101,19 +102,12 @@ def restored(model: nn.Module) -> Iterator[None]:
     The model's own warnings are silenced meanwhile: the probe reports what they warn
     of, and they would point at the probe's frames.
     """
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    modes = [(m, m.training) for m in model.modules()]
     grads = [(p, p.grad) for p in model.parameters()]
     try:
-        with warnings.catch_warnings():
+        with preserved(model), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
-        for module, training in modes:
-            module.training = training
         for parameter, grad in grads:
             parameter.grad = grad
 
