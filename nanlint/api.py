@@ -116,7 +116,7 @@ def check_paths(
         for target in traces:
             findings.extend(_as_shown(f, shown) for f in analyze_target(target, settings))
         findings = suppress_mapped(merge(findings), settings, _text_of)
-    return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors)
+    return RunSummary(files=len(found.files), findings=merge(findings), errors=found.errors, targets=len(traces))
 
 
 def probe_targets(
@@ -132,7 +132,7 @@ def probe_targets(
     settings = settings or Settings()
     findings = [_as_shown(f, {}) for target in targets for f in probe_target(target, settings, confirm, progress)]
     findings = suppress_mapped(merge(findings), settings, _text_of)
-    return RunSummary(files=0, findings=merge(findings))
+    return RunSummary(files=0, findings=merge(findings), targets=len(targets))
 
 
 def _text_of(path: str) -> str | None:

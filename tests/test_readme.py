@@ -23,3 +23,14 @@ def test_every_rule_document_has_a_one_line_summary():
     for path in sorted((REPO / "rules").glob("NAN*.md")):
         front = path.read_text().split("+++")[1]
         assert re.search(r'^summary = ".+"$', front, re.MULTILINE), f"{path.name}: add summary = \"...\" to its front matter"
+
+
+def test_sample_output_is_what_nanlint_prints_on_the_examples():
+    readme = (REPO / "README.md").read_text()
+    sample = readme.split("## What the output looks like", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    result = subprocess.run([sys.executable, "-m", "nanlint", "check", "examples/", "--no-cache"],
+                            cwd=REPO, capture_output=True, text=True)
+    printed = result.stdout.splitlines()
+    shown = [line for line in sample.splitlines() if line != "..."]
+    assert shown and all(line in printed for line in shown), "\n".join(line for line in shown if line not in printed)
+    assert shown[-1] == printed[-1]

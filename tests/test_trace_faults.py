@@ -153,7 +153,7 @@ def test_trace_command_reports_the_fault_and_exits_2(project):
         "models.py:1:1: NAN002 trace target `models.py:ForwardRaises` could not be analysed: "
         "forward raised RuntimeError: CUDA is required [graph]",
         "    graph: forward raised RuntimeError: CUDA is required",
-        "Found 1 finding in 0 files (NAN002 x1).",
+        "Found 1 finding in 1 model (NAN002 x1).",
     ]
 
 

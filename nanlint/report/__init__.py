@@ -13,6 +13,15 @@ class RunSummary:
     findings: list[Finding]
     # One-line problems that are not findings: a missing path, a bad glob.
     errors: list[str] = field(default_factory=list)
+    # Models traced or probed (trace targets), counted apart from the files read.
+    targets: int = 0
+
+    def scope(self) -> str:
+        """What the run looked at, for a summary line: `3 files`, `1 model`, `3 files and 1 model`."""
+        parts = [] if self.targets and not self.files else [_plural(self.files, "file")]
+        if self.targets:
+            parts.append(_plural(self.targets, "model"))
+        return " and ".join(parts)
 
     def by_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -44,3 +53,7 @@ def formatter(name: str, statistics: bool = False) -> Formatter:
 
 FORMATS = ("text", "json", "sarif", "github")
 STATISTICS_FORMATS = ("text", "json")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -58,7 +58,12 @@ def render(summary: RunSummary) -> str:
     document = {
         "version": SCHEMA_VERSION,
         "findings": [finding_to_dict(f) for f in summary.findings],
-        "summary": {"files": summary.files, "findings": len(summary.findings), "by_code": summary.by_code()},
+        "summary": {
+            "files": summary.files,
+            "targets": summary.targets,
+            "findings": len(summary.findings),
+            "by_code": summary.by_code(),
+        },
     }
     if summary.errors:
         document["errors"] = summary.errors

@@ -29,7 +29,7 @@ def counts(summary: RunSummary) -> list[CodeCount]:
 def render_text(summary: RunSummary) -> str:
     rows = counts(summary)
     if not rows:
-        return f"No NaN/Inf hazards found in {summary.files} file{'s' if summary.files != 1 else ''}.\n"
+        return f"No NaN/Inf hazards found in {summary.scope()}.\n"
     width = max(len(str(row.count)) for row in rows)
     lines = [
         f"{row.count:>{width}}  {row.code}  {row.name}" + (f"  ({row.fixable} fixable)" if row.fixable else "")

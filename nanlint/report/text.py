@@ -55,12 +55,11 @@ def render(
         if text is not None:
             out.extend(snippet(finding, text, colour))
     count = len(summary.findings)
-    files = f"{summary.files} file{'s' if summary.files != 1 else ''}"
     if count:
         by_code = ", ".join(f"{code} x{n}" for code, n in summary.by_code().items())
         fixable = sum(1 for f in summary.findings if f.fix is not None)
         hint = f" {fixable} fixable with --fix (or --unsafe-fixes)." if fixable else ""
-        out.append(f"Found {count} finding{'s' if count != 1 else ''} in {files} ({by_code}).{hint}")
+        out.append(f"Found {count} finding{'s' if count != 1 else ''} in {summary.scope()} ({by_code}).{hint}")
     else:
-        out.append(f"No NaN/Inf hazards found in {files}.")
+        out.append(f"No NaN/Inf hazards found in {summary.scope()}.")
     return "\n".join(out) + "\n"
