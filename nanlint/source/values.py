@@ -31,6 +31,8 @@ INF = math.inf
 
 _EPS_NAME = re.compile(r"(?:^|_)(eps|epsilon|tiny|smooth|smoothing)(?:$|_|\d)", re.IGNORECASE)
 _MASK_NAME = re.compile(r"(?:^|_)masks?$", re.IGNORECASE)
+# `num_masks`, `n_masks`, `total_masks` count masks (mask2former clamps it to >= 1): not a 0/1 mask.
+_COUNT_NAME = re.compile(r"^(num|n|number|total|count|len)_", re.IGNORECASE)
 # Unknown values whose names say what they hold: a log-probability is at most 0, and
 # `x - x_max` is the stabilising shift of a softmax (the max came from a helper).
 _LOG_PROB_NAME = re.compile(r"(?:^|_)(log_?probs?|logp)(?:$|_)", re.IGNORECASE)
@@ -96,6 +98,8 @@ _ORIGINS = (
 
 UNKNOWN = Value()
 UNKNOWN_TENSOR = Value(tensor=True)
+# `None` passed for a bound (`clamp(x, None, 1)`): unknown like any name, but no floor.
+_NONE = Value(tags=frozenset({"none"}))
 
 
 def number(x: float) -> Value:
@@ -184,14 +188,25 @@ def mul(a: Value, b: Value) -> Value:
 
 
 def div(a: Value, b: Value) -> Value:
+    numbers = a.number and b.number
+    if numbers and b.lo == 0.0 < b.hi:
+        # Python raises ZeroDivisionError instead of dividing a number by 0: a quotient
+        # of numbers that was computed had a positive divisor (`1.0 / n ** 0.5`).
+        b = replace(b, lo=_SMALLEST)
     if b.lo > 0 or b.hi < 0:
         # The denominator keeps one sign: the interval quotient.
         quotients = [_quotient(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        lo = min(quotients)
+        if numbers and a.lo > 0 and b.lo > 0:
+            lo = max(lo, _SMALLEST)  # positive over positive and finite: not 0
         # A ratio of two positive (or guarded) values is positive whatever its bounds say:
         # `x.clamp(min=eps) / (1 - x).clamp(min=eps)` is never 0.
         guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
-        return _combine(a, b, min(quotients), max(quotients), guarded=guard)
+        return _combine(a, b, lo, max(quotients), guarded=guard)
     return _combine(a, b, -INF, INF)
+
+
+_SMALLEST = math.ulp(0.0)
 
 
 def _quotient(x: float, y: float) -> float:
@@ -225,9 +240,23 @@ def _pow(base: Value, exponent: Value) -> Value:
             lo = base.lo**e if base.lo != -INF else -INF
             hi = base.hi**e if base.hi != INF else INF
             return replace(base, lo=lo, hi=hi, guarded=False, tags=frozenset())
+        if base.known and base.lo > 0:
+            # A positive base is monotone in any power: `2 ** -9` is a constant, and
+            # `(n.clamp(min=19) - 15) ** (1 / 3)` stays above 4 ** (1 / 3).
+            ends = sorted((_positive_power(base.lo, e), _positive_power(base.hi, e)))
+            return replace(base, lo=ends[0], hi=ends[1], tags=frozenset())
     if base.lo >= 0:
         return replace(base, lo=0.0, hi=INF, guarded=base.guarded, tags=frozenset())
     return replace(base, lo=-INF, hi=INF, guarded=False, tags=frozenset(), known=base.known)
+
+
+def _positive_power(x: float, e: float) -> float:
+    if x == INF:
+        return INF if e > 0 else 0.0
+    try:
+        return x**e
+    except OverflowError:
+        return INF
 
 
 def sqrt(a: Value) -> Value:
@@ -277,7 +306,7 @@ def _clamp(args: Args) -> Value:
     high = args.get(2, "max", Value(lo=INF, hi=INF, number=True, known=True))
     lo = max(x.lo, low.lo) if low.known else x.lo
     hi = min(x.hi, high.hi) if high.known else x.hi
-    guard = low.known and low.lo > 0
+    guard = low.known and low.lo > 0 or _unseen_floor(low)
     # An explicit lower bound is reached wherever the input is below it, whatever the input.
     known = x.known or (low.known and low.lo > -INF)
     return replace(
@@ -285,9 +314,15 @@ def _clamp(args: Args) -> Value:
     )
 
 
+def _unseen_floor(low: Value) -> bool:
+    """`clamp(min=self.norm_min)`: a floor we cannot see was set on purpose, as an unseen
+    eps is (ernie's router clamps its normaliser to a configured minimum)."""
+    return not low.known and not low.tensor and "none" not in low.tags
+
+
 def _clamp_min(args: Args) -> Value:
     x, low = args.first, args.get(1, "min")
-    guard = low.known and low.lo > 0
+    guard = low.known and low.lo > 0 or _unseen_floor(low)
     return replace(x, lo=max(x.lo, low.lo) if low.known else x.lo, guarded=guard, tags=frozenset(), tensor=True)
 
 
@@ -687,10 +722,12 @@ class ValueAnalyzer:
             return bound.value
         if _EPS_NAME.search(name):
             return EPS
-        if _MASK_NAME.search(name):
+        if _MASK_NAME.search(name) and not _COUNT_NAME.search(name):
             return tensor(0.0, 1.0, "mask")
         if name in ("inf", "nan"):
             return number(math.inf if name == "inf" else math.nan)
+        if name == "None":
+            return _NONE
         return UNKNOWN
 
     def _attribute(self, node: cst.Attribute) -> Value:
@@ -709,7 +746,7 @@ class ValueAnalyzer:
                 return number(math.pi)
             if qual.startswith("math."):
                 return Value(number=True)
-        if _MASK_NAME.search(attr):
+        if _MASK_NAME.search(attr) and not _COUNT_NAME.search(attr):
             return tensor(0.0, 1.0, "mask")
         return UNKNOWN
 
