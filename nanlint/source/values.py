@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import libcst as cst
 
+from nanlint.source.conditions import excludes_zero, where_branches
 from nanlint.source.names import Scope, qualified_name
 
 INF = math.inf
@@ -209,6 +210,15 @@ def div(a: Value, b: Value) -> Value:
 _SMALLEST = math.ulp(0.0)
 
 
+def _without_zero(v: Value) -> Value:
+    """`v` where a condition rules 0 out."""
+    if v.lo == 0.0 < v.hi:
+        return replace(v, lo=_SMALLEST)
+    if v.hi == 0.0 > v.lo:
+        return replace(v, hi=-_SMALLEST)
+    return replace(v, guarded=True) if v.lo < 0 < v.hi else v
+
+
 def _quotient(x: float, y: float) -> float:
     if math.isinf(y):
         return 0.0 if not math.isinf(x) else math.copysign(INF, x) * math.copysign(1.0, y)
@@ -340,12 +350,6 @@ def _maximum(args: Args) -> Value:
     a, b = args.positional[0], args.positional[1]
     guard = (b.known and b.lo > 0) or (a.known and a.lo > 0)
     return Value(lo=max(a.lo, b.lo), hi=max(a.hi, b.hi), tensor=True, known=a.known and b.known or guard, guarded=guard)
-
-
-def _where(args: Args) -> Value:
-    if len(args.positional) < 3:
-        return UNKNOWN_TENSOR
-    return replace(hull(args.positional[1], args.positional[2]), tensor=True)
 
 
 def _full(args: Args) -> Value:
@@ -545,7 +549,6 @@ _TORCH_SPECS: dict[str, Spec] = {
         "avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d".split(),
         _reduction("mean"),
     ),
-    "where": _where,
     "zeros": _fixed(0.0, 0.0),
     "zeros_like": _fixed(0.0, 0.0),
     "new_zeros": _fixed(0.0, 0.0),
@@ -788,6 +791,23 @@ class ValueAnalyzer:
             return Value(lo=min(value.lo, 0.0), hi=0.0, tensor=True, known=value.known)
         return None
 
+    def _where(self, node: cst.Call) -> Value:
+        """The hull of the branches; a branch the condition keeps away from 0 where it is
+        selected (`torch.where(d == 0, 1, d)`) is nonzero."""
+        parts = where_branches(self, node)
+        if parts is None or parts[1] is None or parts[2] is None:
+            return UNKNOWN_TENSOR
+        condition, branches = parts[0], []
+        for selected_when_true, branch in ((True, parts[1]), (False, parts[2])):
+            value = self.value(branch)
+            if excludes_zero(self, condition, branch, selected_when_true):
+                value = _without_zero(value)
+            branches.append(value)
+        result = replace(hull(*branches), tensor=True, number=False)
+        if all(v.guarded or v.lo > 0 or v.hi < 0 for v in branches) and result.lo <= 0 <= result.hi:
+            result = replace(result, guarded=True)  # nonzero, though of either sign
+        return result
+
     def _args(self, call: cst.Call, receiver: Value | None) -> Args:
         positional: list[Value] = [] if receiver is None else [receiver]
         keywords: dict[str, Value] = {}
@@ -818,6 +838,8 @@ class ValueAnalyzer:
 
     def _call(self, node: cst.Call) -> Value:
         name, is_method = self.call_name(node)
+        if name == "where":
+            return self._where(node)
         if name is None:
             if isinstance(node.func, cst.Name) and node.func.value in _NUMBER_BUILTINS:
                 if node.func.value == "float" and node.args and isinstance(node.args[0].value, cst.SimpleString):

@@ -1,0 +1,142 @@
+"""What a `torch.where` condition says about a value in the branch it selects.
+
+`torch.where(d == 0, 1, d)` is never 0, and `torch.where(d > 0, n / d, 1.0)` divides
+only where `d > 0`: the author handled the zero, and the forward value is finite. (The
+gradient of the discarded branch is another matter, NAN501's.) The condition is read
+as the comparisons that hold wherever a branch is selected: those of a conjunction for
+the first branch, the negated ones of a disjunction for the second, through a mask
+variable's assignment one level back.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from nanlint.source.values import ValueAnalyzer
+
+_OPERATORS = {
+    cst.GreaterThan: ">", cst.GreaterThanEqual: ">=", cst.LessThan: "<", cst.LessThanEqual: "<=",
+    cst.Equal: "==", cst.NotEqual: "!=",
+}
+_COMPARISON_CALLS = {
+    "gt": ">", "greater": ">", "ge": ">=", "greater_equal": ">=", "lt": "<", "less": "<",
+    "le": "<=", "less_equal": "<=", "eq": "==", "ne": "!=", "not_equal": "!=",
+}
+_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+_NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+# Calls that do not change whether a value is 0.
+_TRANSPARENT = frozenset({"abs", "float", "double", "half", "detach", "to", "type_as"})
+_EMPTY_MODULE = cst.Module(body=())
+
+
+def where_branches(
+    analyzer: ValueAnalyzer, call: cst.Call
+) -> tuple[cst.BaseExpression, cst.BaseExpression | None, cst.BaseExpression | None] | None:
+    """(condition, branch selected where it holds, branch selected where it does not) of
+    `torch.where(c, a, b)` or `a.where(c, b)`; None for anything else."""
+    name, is_method = analyzer.call_name(call)
+    if name != "where":
+        return None
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    if is_method:
+        if len(positional) > 2:  # `ops.where(c, a, b)` is not a tensor's method
+            return None
+        condition = keywords.get("condition", positional[0] if positional else None)
+        other = keywords.get("other", positional[1] if len(positional) > 1 else None)
+        return (condition, call.func.value, other) if condition is not None else None  # type: ignore[attr-defined]
+    if len(positional) < 1:
+        return None
+    first = keywords.get("input", positional[1] if len(positional) > 1 else None)
+    second = keywords.get("other", positional[2] if len(positional) > 2 else None)
+    return positional[0], first, second
+
+
+def excludes_zero(
+    analyzer: ValueAnalyzer, condition: cst.BaseExpression, subject: cst.BaseExpression, selected_when_true: bool
+) -> bool:
+    """Is `subject` nonzero wherever the branch selected by `condition` (when it is true,
+    or when it is false) is taken?"""
+    target = _text(_transparent(analyzer, subject))
+    for left, operator, right in _holding(analyzer, condition, selected_when_true, depth=0):
+        if _text(_transparent(analyzer, left)) == target:
+            threshold = analyzer.value(right)
+        elif _text(_transparent(analyzer, right)) == target:
+            threshold, operator = analyzer.value(left), _FLIPPED[operator]
+        else:
+            continue
+        if threshold.known and _region_excludes_zero(operator, threshold.lo, threshold.hi):
+            return True
+    return False
+
+
+def _region_excludes_zero(operator: str, lo: float, hi: float) -> bool:
+    """Does `subject <operator> t`, for every t in [lo, hi], rule out subject == 0?"""
+    return {
+        ">": lo >= 0,
+        ">=": lo > 0,
+        "<": hi <= 0,
+        "<=": hi < 0,
+        "!=": lo == hi == 0,
+        "==": lo > 0 or hi < 0,
+    }[operator]
+
+
+def _holding(
+    analyzer: ValueAnalyzer, node: cst.BaseExpression, polarity: bool, depth: int
+) -> Iterator[tuple[cst.BaseExpression, str, cst.BaseExpression]]:
+    """The comparisons that hold where `node` is `polarity`."""
+    node = _unparenthesized(node)
+    if isinstance(node, cst.Comparison):
+        if len(node.comparisons) == 1 or polarity:  # a negated chain is a disjunction
+            left = node.left
+            for target in node.comparisons:
+                operator = _OPERATORS.get(type(target.operator))
+                if operator is not None:
+                    yield left, operator if polarity else _NEGATED[operator], target.comparator
+                left = target.comparator
+    elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+        conjunction = isinstance(node.operator, (cst.BitAnd, cst.And))
+        disjunction = isinstance(node.operator, (cst.BitOr, cst.Or))
+        if (conjunction and polarity) or (disjunction and not polarity):
+            yield from _holding(analyzer, node.left, polarity, depth)
+            yield from _holding(analyzer, node.right, polarity, depth)
+    elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.BitInvert, cst.Not)):
+        yield from _holding(analyzer, node.expression, not polarity, depth)
+    elif isinstance(node, cst.Call):
+        name, is_method = analyzer.call_name(node)
+        operator = _COMPARISON_CALLS.get(name or "")
+        positional = [a.value for a in node.args if a.keyword is None and not a.star]
+        operands = [node.func.value, *positional] if is_method else positional  # type: ignore[attr-defined]
+        if operator is not None and len(operands) == 2:
+            yield operands[0], operator if polarity else _NEGATED[operator], operands[1]
+    elif isinstance(node, cst.Name) and depth == 0:
+        bound = analyzer.binding(node.value)
+        if bound is not None and bound.expr is not None:
+            yield from _holding(analyzer, bound.expr, polarity, depth + 1)
+
+
+def _transparent(analyzer: ValueAnalyzer, node: cst.BaseExpression) -> cst.BaseExpression:
+    """`x.abs()`, `torch.abs(x)`, `x.float()` are 0 where `x` is."""
+    node = _unparenthesized(node)
+    while isinstance(node, cst.Call):
+        name, is_method = analyzer.call_name(node)
+        if name not in _TRANSPARENT:
+            break
+        if is_method:
+            node = _unparenthesized(node.func.value)  # type: ignore[attr-defined]
+        elif node.args:
+            node = _unparenthesized(node.args[0].value)
+        else:
+            break
+    return node
+
+
+def _unparenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
+    return node.with_changes(lpar=(), rpar=()) if getattr(node, "lpar", None) else node
+
+
+def _text(node: cst.BaseExpression) -> str:
+    return "".join(_EMPTY_MODULE.code_for_node(node).split())
