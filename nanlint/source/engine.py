@@ -17,6 +17,7 @@ import libcst as cst
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings
 from nanlint.findings import Analyzer, Evidence, Finding, Severity, Span
+from nanlint.source.conditions import excludes_zero
 from nanlint.source.context import FileContext, Report
 from nanlint.source.names import Scope
 from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deepest_line
@@ -152,6 +153,7 @@ class _Walker:
         elif name == "Assign":
             for target in node.targets:  # type: ignore[attr-defined]
                 _bind_target(ctx, target.target, node.value)  # type: ignore[attr-defined]
+                _note_zero_replacement(ctx, target.target, node.value)  # type: ignore[attr-defined]
         elif name == "AnnAssign" and node.value is not None:  # type: ignore[attr-defined]
             _bind_target(ctx, node.target, node.value)  # type: ignore[attr-defined]
         elif name == "AugAssign" and isinstance(node.target, cst.Name):  # type: ignore[attr-defined]
@@ -181,26 +183,65 @@ def _bind_in_place(ctx: FileContext, call: cst.BaseExpression) -> None:
 
 
 def _note_zero_checks(ctx: FileContext, test: cst.BaseExpression) -> None:
-    """`if union == 0: return` guards a later `x / union`: its author handled the zero."""
-    for comparison in _comparisons(test):
+    """`if union == 0: return` guards a later `x / union`: its author handled the zero.
+
+    So do `if x.min() == 0: raise`, `if (x == 0).any(): ...` and a flag tested later
+    (`exists = a > 0 and b > 0` ... `if exists: a / b`)."""
+    for comparison in _comparisons(ctx, test):
         operands = [comparison.left, *(c.comparator for c in comparison.comparisons)]
         if any(isinstance(o, (cst.Integer, cst.Float)) and float(o.evaluated_value) == 0.0 for o in operands):
             for operand in operands:
-                if isinstance(operand, cst.Name):
-                    ctx.scope.zero_checked.add(operand.value)
+                name = _tested_name(operand)
+                if name is not None:
+                    ctx.scope.zero_checked.add(name)
 
 
-def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
-    # Iterative: generated `a and b and ...` chains nest thousands deep.
-    found, pending = [], [test]
+# `x.min() == 0` and `x.abs().amin() > 0` test `x` for zeros.
+_ZERO_TESTS_OF = frozenset({"min", "amin", "abs", "float", "double", "item", "detach"})
+
+
+def _note_zero_replacement(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+    """`std[std == 0] = 1` (or `x[x.abs() < eps] = eps`): the zeros of `std` were replaced."""
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and len(target.slice) == 1):
+        return
+    index = target.slice[0].slice
+    replacement = ctx.value(value)
+    if not (isinstance(index, cst.Index) and replacement.known and (replacement.lo > 0 or replacement.hi < 0)):
+        return
+    if excludes_zero(ctx.values, index.value, target.value, selected_when_true=False):
+        ctx.scope.zero_checked.add(target.value.value)
+
+
+def _tested_name(operand: cst.BaseExpression) -> str | None:
+    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and operand.func.attr.value in _ZERO_TESTS_OF:
+        operand = operand.func.value
+    return operand.value if isinstance(operand, cst.Name) else None
+
+
+def _comparisons(ctx: FileContext, test: cst.BaseExpression) -> list[cst.Comparison]:
+    """The comparisons in a test, also inside calls (`(x == 0).any()`) and in the
+    assignment of a flag it names (`if exists:`, `if not exists:`, one level back)."""
+    found: list[cst.Comparison] = []
+    # Iterative: generated `a and b and ...` chains nest thousands deep. `flag`: reached
+    # through `and`/`or`/`not` only, so a name here is a flag whose assignment is read.
+    pending: list[tuple[cst.BaseExpression, bool]] = [(test, True)]
     while pending:
-        node = pending.pop()
+        node, flag = pending.pop()
         if isinstance(node, cst.Comparison):
             found.append(node)
+            pending += [(node.left, False), *((c.comparator, False) for c in node.comparisons)]
         elif isinstance(node, cst.BooleanOperation):
-            pending += [node.right, node.left]
+            pending += [(node.right, flag), (node.left, flag)]
         elif isinstance(node, cst.UnaryOperation):
-            pending.append(node.expression)
+            pending.append((node.expression, flag))
+        elif isinstance(node, cst.Call):
+            pending += [(a.value, False) for a in node.args]
+            if isinstance(node.func, cst.Attribute):
+                pending.append((node.func.value, False))
+        elif isinstance(node, cst.Name) and flag:
+            bound = ctx.binding(node.value)
+            if bound is not None and bound.expr is not None:
+                pending.append((bound.expr, False))
     return found
 
 
