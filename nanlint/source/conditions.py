@@ -59,11 +59,11 @@ def excludes_zero(
 ) -> bool:
     """Is `subject` nonzero wherever the branch selected by `condition` (when it is true,
     or when it is false) is taken?"""
-    target = _text(_transparent(analyzer, subject))
+    target = compact_text(_transparent(analyzer, subject))
     for left, operator, right in _holding(analyzer, condition, selected_when_true, depth=0):
-        if _text(_transparent(analyzer, left)) == target:
+        if compact_text(_transparent(analyzer, left)) == target:
             threshold = analyzer.value(right)
-        elif _text(_transparent(analyzer, right)) == target:
+        elif compact_text(_transparent(analyzer, right)) == target:
             threshold, operator = analyzer.value(left), _FLIPPED[operator]
         else:
             continue
@@ -138,5 +138,6 @@ def _unparenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
     return node.with_changes(lpar=(), rpar=()) if getattr(node, "lpar", None) else node
 
 
-def _text(node: cst.BaseExpression) -> str:
-    return "".join(_EMPTY_MODULE.code_for_node(node).split())
+def compact_text(node: cst.BaseExpression) -> str:
+    """The expression's source without whitespace or outer parentheses, to compare by."""
+    return "".join(_EMPTY_MODULE.code_for_node(_unparenthesized(node)).split())

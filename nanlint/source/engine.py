@@ -24,7 +24,7 @@ from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deep
 from nanlint.source.positions import spans_of
 from nanlint.source.rule import StaticRule
 from nanlint.source.tree import children
-from nanlint.source.values import UNKNOWN, Binding
+from nanlint.source.values import UNKNOWN, VALUES_AND_INDICES, Binding
 
 Hook = Callable[[cst.CSTNode], None]
 
@@ -256,6 +256,10 @@ def _bind_target(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseEx
             values = [None] * len(target.elements)
         for element, element_value in zip(target.elements, values):
             _bind_target(ctx, element.value, element_value)
+        first = target.elements[0].value if target.elements else None
+        if isinstance(value, cst.Call) and isinstance(first, cst.Name) and ctx.call_name(value)[0] in VALUES_AND_INDICES:
+            # `values, indices = probs.topk(k)`: the values keep the range of `probs`.
+            ctx.scope.bindings[first.value] = Binding(value, ctx.value(value))
 
 
 def _enabled_codes(settings: Settings) -> frozenset[str]:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 import libcst as cst
 
-from nanlint.source.conditions import excludes_zero, where_branches
+from nanlint.source.conditions import compact_text, excludes_zero, where_branches
 from nanlint.source.names import Scope, qualified_name
 
 INF = math.inf
@@ -463,6 +463,64 @@ def _dropout(args: Args) -> Value:
     return replace(hull(x, tensor(0.0, 0.0)), lo=min(x.lo, 0.0), hi=INF if x.hi > 0 else 0.0, tags=frozenset(), guarded=False)
 
 
+# A softmax sums to 1 along its dim, so its sum along that dim, and the sum or norm of its
+# top-k there (at least its maximum, 1 / n), is positive: MoE routers renormalise
+# `topk(softmax(logits, -1), k).values` by their sum. The tags carry the dim's source
+# text; whatever reshapes or selects drops them.
+_SUMS_TO_ONE = "sums_to_one@"
+_TOP_OF_ONE = "top_of_one@"
+
+
+def _without_row_tags(tags: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE)))
+
+
+def _positive_along(x: Value, dim: str | None) -> bool:
+    """Is a sum (dim None: of everything) or a norm of `x` along `dim` positive?"""
+    rows = [t for t in x.tags if t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE))]
+    return bool(rows) and (dim is None or any(t.endswith("@" + dim) for t in rows))
+
+
+def _dim_text(args: Args, index: int, keyword: str = "dim") -> str | None:
+    """The source text of an argument, by keyword or by position (a method's receiver
+    counts as position 0, as in `Args.positional`)."""
+    for arg in args.nodes:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return compact_text(arg.value)
+    nodes = [a.value for a in args.nodes if a.keyword is None and not a.star]
+    position = index - (len(args.positional) - len(nodes))
+    return compact_text(nodes[position]) if 0 <= position < len(nodes) else None
+
+
+def _softmax(args: Args) -> Value:
+    dim = _dim_text(args, 1)
+    rows = {_SUMS_TO_ONE + dim} if dim is not None else set()
+    return tensor(0.0, 1.0, "prob", "softmax", *rows)
+
+
+def _topk(args: Args) -> Value:
+    x = args.first
+    dim = _dim_text(args, 2) or "-1"
+    largest = _dim_text(args, 3, "largest") in (None, "True")
+    tags = _without_row_tags(x.tags)
+    if largest and _SUMS_TO_ONE + dim in x.tags:
+        tags |= {_TOP_OF_ONE + dim}
+    return replace(x, tensor=True, tags=tags)
+
+
+def _sum(args: Args) -> Value:
+    result = replace(_reduce_sum(args.first), tensor=True)
+    if _positive_along(args.first, _dim_text(args, 1)):
+        result = replace(result, lo=max(result.lo, _SMALLEST))
+    return result
+
+
+def _norm(args: Args) -> Value:
+    # `torch.norm(x, p, dim)`, `x.norm(p, dim)`, `linalg.vector_norm(x, ord, dim)`.
+    positive = _positive_along(args.first, _dim_text(args, 2))
+    return tensor(_SMALLEST if positive else 0.0, INF, "norm", "reduction")
+
+
 def _binary(fn: Callable[[Value, Value], Value]) -> Spec:
     def spec(args: Args) -> Value:
         if len(args.positional) < 2 and "other" not in args.keywords:
@@ -475,16 +533,20 @@ def _binary(fn: Callable[[Value, Value], Value]) -> Spec:
 # Canonical torch names (after `names.canonical`) without the `torch.` prefix; tensor
 # methods use the same table, so `x.sum()` and `torch.sum(x)` are one entry.
 _TORCH_SPECS: dict[str, Spec] = {
-    # shape-preserving: the range of the input
+    # casts: the range and the origin of the input
     **dict.fromkeys(
-        "float double half bfloat16 to type type_as detach clone contiguous view view_as reshape "
-        "reshape_as squeeze unsqueeze permute transpose t flatten unflatten expand expand_as repeat "
-        "repeat_interleave cpu cuda narrow select index_select gather roll flip movedim swapaxes "
-        "chunk split unbind masked_select take_along_dim tile requires_grad_ nan_to_num squeeze_ "
-        "unsqueeze_ cumprod cummax cummin sort topk kthvalue bool".split(),
+        "float double half bfloat16 to type type_as detach clone contiguous cpu cuda requires_grad_ nan_to_num".split(),
         lambda args: replace(args.first, tensor=True),
     ),
-    "sum": lambda args: replace(_reduce_sum(args.first), tensor=True),
+    # reshaping and selecting: the range of the input, but its dims are not the same rows
+    **dict.fromkeys(
+        "view view_as reshape reshape_as squeeze unsqueeze permute transpose t flatten unflatten expand expand_as "
+        "repeat repeat_interleave narrow select index_select gather roll flip movedim swapaxes chunk split unbind "
+        "masked_select take_along_dim tile squeeze_ unsqueeze_ cumprod cummax cummin sort kthvalue bool".split(),
+        lambda args: replace(args.first, tensor=True, tags=_without_row_tags(args.first.tags)),
+    ),
+    "topk": _topk,
+    "sum": _sum,
     "nansum": lambda args: replace(_reduce_sum(args.first), tensor=True),
     "cumsum": lambda args: replace(_reduce_sum(args.first), tensor=True),
     "mean": _reduction("mean"),
@@ -496,9 +558,9 @@ _TORCH_SPECS: dict[str, Spec] = {
     "max": _maximum,
     "maximum": _maximum,
     "fmax": _maximum,
-    "norm": _fixed(0.0, INF, "norm", "reduction"),
-    "linalg.norm": _fixed(0.0, INF, "norm", "reduction"),
-    "linalg.vector_norm": _fixed(0.0, INF, "norm", "reduction"),
+    "norm": _norm,
+    "linalg.norm": _norm,
+    "linalg.vector_norm": _norm,
     "linalg.matrix_norm": _fixed(0.0, INF, "norm", "reduction"),
     "std": _fixed(0.0, INF, "std", "reduction"),
     "var": _fixed(0.0, INF, "var", "reduction"),
@@ -510,7 +572,7 @@ _TORCH_SPECS: dict[str, Spec] = {
     "exp": _exp,
     "softplus": _fixed(0.0, INF, guarded=True),
     "sigmoid": _fixed(0.0, 1.0, "prob"),
-    "softmax": _fixed(0.0, 1.0, "prob", "softmax"),
+    "softmax": _softmax,
     "log_softmax": _fixed(-INF, 0.0, "log"),
     "nn.functional.logsigmoid": _fixed(-INF, 0.0, "log"),
     "tanh": _fixed(-1.0, 1.0, "unit"),
@@ -622,6 +684,8 @@ class Binding:
 
 
 _MAX_DEPTH = 150
+# Calls that return (values, indices) with dim: unpacking or `[0]` gives the values.
+VALUES_AND_INDICES = frozenset({"topk", "sort", "max", "min", "kthvalue", "median", "mode", "cummax", "cummin"})
 _CASTS = frozenset({"float", "double", "half", "bfloat16", "to", "type_as", "long", "int", "bool"})
 
 
@@ -692,7 +756,10 @@ class ValueAnalyzer:
             base = self.value(node.value)
             if base.number:
                 return Value(lo=0.0, hi=INF, number=True, known=True)
-            return base if base.tensor else UNKNOWN
+            if not base.tensor:
+                return UNKNOWN
+            # `topk(...)[0]` is the values; any other index selects other rows.
+            return base if self._values_of_pair(node) else replace(base, tags=_without_row_tags(base.tags))
         if isinstance(node, cst.UnaryOperation):
             inner = self.value(node.expression)
             if isinstance(node.operator, cst.Minus):
@@ -790,6 +857,17 @@ class ValueAnalyzer:
                 return Value(lo=0.0, hi=max(value.hi, 0.0), tensor=True, known=value.known)
             return Value(lo=min(value.lo, 0.0), hi=0.0, tensor=True, known=value.known)
         return None
+
+    def _values_of_pair(self, node: cst.Subscript) -> bool:
+        """`x.topk(k)[0]`, `x.max(-1)[0]`: the values of a (values, indices) result."""
+        index = node.slice[0].slice if len(node.slice) == 1 else None
+        return (
+            isinstance(node.value, cst.Call)
+            and self.call_name(node.value)[0] in VALUES_AND_INDICES
+            and isinstance(index, cst.Index)
+            and isinstance(index.value, cst.Integer)
+            and index.value.evaluated_value == 0
+        )
 
     def _where(self, node: cst.Call) -> Value:
         """The hull of the branches; a branch the condition keeps away from 0 where it is
