@@ -346,7 +346,10 @@ def _maximum(args: Args) -> Value:
     second = args.positional[1] if len(args.positional) > 1 else None
     # An eps-named second argument (`torch.max(scale, self.eps)`) is a floor, not a dim.
     if second is None or (second.number and "eps" not in second.tags) or "dim" in args.keywords:
-        return replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
+        result = replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
+        if _CIRCLE + (_dim_text(args, 1) or "") in args.first.tags:
+            result = replace(result, lo=max(result.lo, math.sqrt(0.5)))  # max(|cos t|, |sin t|)
+        return result
     a, b = args.positional[0], args.positional[1]
     guard = (b.known and b.lo > 0) or (a.known and a.lo > 0)
     return Value(lo=max(a.lo, b.lo), hi=max(a.hi, b.hi), tensor=True, known=a.known and b.known or guard, guarded=guard)
@@ -444,7 +447,8 @@ def _abs(a: Value) -> Value:
     if a.lo >= 0:
         return a
     top = max(abs(a.lo), abs(a.hi))
-    return replace(a, lo=0.0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi)), hi=top, guarded=False, tags=frozenset())
+    circle = frozenset(t for t in a.tags if t.startswith(_CIRCLE))
+    return replace(a, lo=0.0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi)), hi=top, guarded=False, tags=circle)
 
 
 def _relu(a: Value) -> Value:
@@ -471,8 +475,14 @@ _SUMS_TO_ONE = "sums_to_one@"
 _TOP_OF_ONE = "top_of_one@"
 
 
+# `stack([t.cos(), t.sin()], dim)` holds points of the unit circle: along `dim` the norm
+# is 1 and the largest |coordinate| at least 1 / sqrt(2) (DETR-family deformable
+# attention initialises its sampling offsets from one, normalised by that maximum).
+_CIRCLE = "circle@"
+
+
 def _without_row_tags(tags: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE)))
+    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE, _CIRCLE)))
 
 
 def _positive_along(x: Value, dim: str | None) -> bool:
@@ -517,8 +527,29 @@ def _sum(args: Args) -> Value:
 
 def _norm(args: Args) -> Value:
     # `torch.norm(x, p, dim)`, `x.norm(p, dim)`, `linalg.vector_norm(x, ord, dim)`.
-    positive = _positive_along(args.first, _dim_text(args, 2))
+    dim = _dim_text(args, 2)
+    positive = _positive_along(args.first, dim) or _CIRCLE + (dim or "") in args.first.tags
     return tensor(_SMALLEST if positive else 0.0, INF, "norm", "reduction")
+
+
+def _stack(args: Args) -> Value:
+    if args.nodes and args.nodes[0].keyword is None and _cos_sin_of_one_angle(args.nodes[0].value):
+        return tensor(-1.0, 1.0, "unit", _CIRCLE + (_dim_text(args, 1) or "0"))
+    return UNKNOWN_TENSOR
+
+
+def _cos_sin_of_one_angle(node: cst.BaseExpression) -> bool:
+    """`[t.cos(), t.sin()]` or `(torch.sin(t), torch.cos(t))`."""
+    if not isinstance(node, (cst.List, cst.Tuple)) or len(node.elements) != 2:
+        return False
+    angles: dict[str, str] = {}
+    for element in node.elements:
+        call = element.value
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)) or len(call.args) > 1:
+            return False
+        angle = call.args[0].value if call.args else call.func.value
+        angles[call.func.attr.value] = compact_text(angle)
+    return set(angles) == {"cos", "sin"} and angles["cos"] == angles["sin"]
 
 
 def _binary(fn: Callable[[Value, Value], Value]) -> Spec:
@@ -546,6 +577,7 @@ _TORCH_SPECS: dict[str, Spec] = {
         lambda args: replace(args.first, tensor=True, tags=_without_row_tags(args.first.tags)),
     ),
     "topk": _topk,
+    "stack": _stack,
     "sum": _sum,
     "nansum": lambda args: replace(_reduce_sum(args.first), tensor=True),
     "cumsum": lambda args: replace(_reduce_sum(args.first), tensor=True),
