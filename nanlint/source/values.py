@@ -178,6 +178,10 @@ def sub(a: Value, b: Value) -> Value:
         # `x - x.amax(dim, keepdim=True)` (or `- logsumexp(x)`) is the stabilising shift
         # of a softmax: at most 0, so an `exp` of it cannot overflow.
         hi, tags = min(hi, 0.0), tags | {"shifted"}
+    if {"max", "reduction"} <= a.tags:
+        # `x.max(dim, keepdim=True) - x` is 0 at the maximum (phimoe's sparse mixer masks
+        # the experts whose gap to the best is above a threshold: never the best one).
+        tags |= {"gap_to_max"}
     return replace(result, hi=hi, guarded=a.guarded and b.hi <= 0, tags=tags)
 
 
@@ -189,6 +193,9 @@ def mul(a: Value, b: Value) -> Value:
 
 
 def div(a: Value, b: Value) -> Value:
+    if "gap_to_max" in a.tags:
+        # 0 / b is 0 (or NaN for b = 0): at the maximum, neither is above a threshold >= 0.
+        return _combine(a, b, -INF, INF, tags={"gap_to_max"})
     numbers = a.number and b.number
     if numbers and b.lo == 0.0 < b.hi:
         # Python raises ZeroDivisionError instead of dividing a number by 0: a quotient
@@ -217,6 +224,23 @@ def _without_zero(v: Value) -> Value:
     if v.hi == 0.0 > v.lo:
         return replace(v, hi=-_SMALLEST)
     return replace(v, guarded=True) if v.lo < 0 < v.hi else v
+
+
+def _spares_the_maximum(node: cst.Comparison, operands: list[Value]) -> bool:
+    """`gap > t` (t >= 0) or `t < gap`, with `gap` 0 at the row maximum: a mask that
+    never masks the maximum, so never a whole row."""
+    if len(node.comparisons) != 1:
+        return False
+    operator, (left, right) = node.comparisons[0].operator, operands
+    if isinstance(operator, (cst.LessThan, cst.LessThanEqual)):
+        left, right, strict = right, left, isinstance(operator, cst.LessThan)
+    elif isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)):
+        strict = isinstance(operator, cst.GreaterThan)
+    else:
+        return False
+    if "gap_to_max" not in left.tags or not right.known:
+        return False
+    return right.lo >= 0 if strict else right.lo > 0
 
 
 def _quotient(x: float, y: float) -> float:
@@ -805,6 +829,8 @@ class ValueAnalyzer:
             # A bool or a 0/1 mask, whatever the operands: `(x > 0).float()` is a mask.
             operands = [self.value(o) for o in (node.left, *(c.comparator for c in node.comparisons))]
             causal = frozenset().union(*(o.tags & {"causal"} for o in operands))
+            if _spares_the_maximum(node, operands):
+                causal |= {"keeps_max"}
             return Value(0.0, 1.0, tensor=any(o.tensor for o in operands), known=True, tags=causal | {"mask"})
         if isinstance(node, cst.IfExp):
             return hull(self.value(node.body), self.value(node.orelse))

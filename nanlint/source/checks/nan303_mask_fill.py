@@ -5,8 +5,9 @@ Fills are collected during the walk. A softmax then looks for them in its input:
 expression itself and the local assignments it reads (through `masked_fill_`
 statements too, which rebind their variable), a few assignments back. Whether the file
 runs in float16 is a whole-file fact, so the decision is made in `finish`. Causal masks
-(`tril`/`triu`, also through a buffer registered from one) never mask a whole row and
-are left alone; a softmax wrapped in `nan_to_num` has its NaN handled.
+(`tril`/`triu`, also through a buffer registered from one) and masks that spare each
+row's maximum (`(x.max(-1, keepdim=True) - x) > t`) never mask a whole row and are left
+alone; a softmax wrapped in `nan_to_num` has its NaN handled.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from nanlint.source.rule import StaticRule
 
 _FILLS = frozenset({"masked_fill", "masked_fill_"})
 _CAUSAL_NAME = re.compile(r"causal|tril|triu|subsequent|future|look_?ahead|autoregressive", re.IGNORECASE)
+# Masks that never mask a whole row: causal ones, and those that spare each row's maximum.
+_WHOLE_ROW_KEPT = frozenset({"causal", "keeps_max"})
 # How many assignments back a softmax input is followed to find the fill.
 _DEPTH = 3
 _INSTEAD = "fill with `torch.finfo(scores.dtype).min` instead, which stays finite and gives a fully masked row uniform weights"
@@ -175,13 +178,13 @@ class InfiniteMaskFill(StaticRule):
         return value.known and value.hi == -math.inf
 
     def _is_causal(self, mask: cst.BaseExpression) -> bool:
-        if "causal" in self.ctx.value(mask).tags or _CAUSAL_NAME.search(self.ctx.code_for(mask)):
+        if self.ctx.value(mask).tags & _WHOLE_ROW_KEPT or _CAUSAL_NAME.search(self.ctx.code_for(mask)):
             return True
         for sub in subexpressions(mask):
             if isinstance(sub, cst.Attribute) and sub.attr.value in self._causal_attributes:
                 return True
             if isinstance(sub, cst.Name) and (bound := self.ctx.binding(sub.value)) is not None:
-                if "causal" in bound.value.tags or (bound.expr is not None and _CAUSAL_NAME.search(self.ctx.code_for(bound.expr))):
+                if bound.value.tags & _WHOLE_ROW_KEPT or (bound.expr is not None and _CAUSAL_NAME.search(self.ctx.code_for(bound.expr))):
                     return True
         return False
 
