@@ -3,17 +3,20 @@
 An infinite derivative (`sqrt` at 0, `acos` at 1, the unselected branch of a
 `torch.where`) is harmless in code that autograd never differentiates: `torch.no_grad()`
 blocks, cached helpers (their arguments are hashable, so not tensors that need grad),
-feature extractors and processors (data preparation, not `nn.Module`s), and values that
-are turned into Python numbers right away (`.item()`). The forward hazards (NaN, -inf)
+feature extractors and processors (data preparation, not `nn.Module`s), values that
+are turned into Python numbers right away (`.item()`), and values only read by ops with
+integer or bool results (`torch.bucketize`, comparisons). The forward hazards (NaN, -inf)
 are reported there all the same.
 """
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 import libcst as cst
 
 from nanlint.source.context import FileContext
+from nanlint.source.tree import children
 
 _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode"})
 _CACHES = re.compile(r"cache", re.IGNORECASE)
@@ -21,11 +24,23 @@ _CACHES = re.compile(r"cache", re.IGNORECASE)
 # tokenizers and image processors).
 _PREPARATION_BASE = re.compile(r"(FeatureExtractor|Processor|ProcessorMixin|Tokenizer|TokenizerFast|ImageProcessor\w*)$")
 _TO_NUMBER = frozenset({"item", "tolist", "numpy"})
+# Ops whose result is an integer or a bool: autograd does not pass through them, so the
+# value they read gets no gradient from them (`torch.bucketize(dists, boundaries)`). A
+# float op with a zero gradient (`round`) does not count: 0 times an infinite slope is NaN.
+_INTEGER_RESULTS = frozenset(
+    {"bucketize", "searchsorted", "argmax", "argmin", "argsort", "long", "int", "short", "byte", "bool"}
+)
 
 
 def without_gradient(ctx: FileContext, node: cst.CSTNode) -> bool:
     """True when `node` (the node being visited) is in code autograd never differentiates."""
-    return _in_no_grad(ctx) or _in_preparation_class(ctx) or _becomes_a_number(ctx, node) or _preparation_file(ctx)
+    return (
+        _in_no_grad(ctx)
+        or _in_preparation_class(ctx)
+        or _becomes_a_number(ctx, node)
+        or _preparation_file(ctx)
+        or _only_feeds_integers(ctx, node)
+    )
 
 
 def _last_name(node: cst.BaseExpression) -> str:
@@ -82,4 +97,56 @@ def _becomes_a_number(ctx: FileContext, node: cst.CSTNode) -> bool:
         and attribute.value is node
         and attribute.attr.value in _TO_NUMBER
         and isinstance(call, cst.Call)
+    )
+
+
+def _only_feeds_integers(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """`dists = torch.sqrt(...)` read only by `torch.bucketize(dists, ...)` (openfold's
+    distogram), or a comparison: no gradient ever reaches it. Searched only when a
+    finding is about to be reported."""
+    ancestors = ctx.ancestors
+    if len(ancestors) < 3 or ancestors[-1] is not node:
+        return False
+    if _reads_into_integers(ctx, node, ancestors[-2], ancestors[-3]):
+        return True
+    statement = ancestors[-2]
+    if not (isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1):
+        return False
+    target = statement.targets[0].target
+    if not isinstance(target, cst.Name):
+        return False
+    reads = list(_reads(ctx.functions[-1] if ctx.functions else ctx.module, target.value))
+    return bool(reads) and all(_reads_into_integers(ctx, *read) for read in reads)
+
+
+def _reads_into_integers(ctx: FileContext, node: cst.CSTNode, parent: cst.CSTNode, grandparent: cst.CSTNode | None) -> bool:
+    if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
+        return True
+    if isinstance(parent, cst.Arg) and isinstance(grandparent, cst.Call):
+        call = grandparent  # `torch.bucketize(node, ...)`
+    elif isinstance(parent, cst.Attribute) and parent.value is node and isinstance(grandparent, cst.Call):
+        call = grandparent  # `node.long()`
+    else:
+        return False
+    return ctx.call_name(call)[0] in _INTEGER_RESULTS
+
+
+def _reads(scope: cst.CSTNode, name: str) -> Iterator[tuple[cst.CSTNode, cst.CSTNode, cst.CSTNode | None]]:
+    """(the name, its parent, its grandparent) wherever `scope` reads the variable `name`."""
+    stack: list[tuple[cst.CSTNode, cst.CSTNode | None, cst.CSTNode | None]] = [(scope, None, None)]
+    while stack:
+        node, parent, grandparent = stack.pop()
+        if isinstance(node, cst.Name):
+            if node.value == name and parent is not None and not _is_not_a_read(node, parent):
+                yield node, parent, grandparent
+            continue
+        stack.extend((child, node, parent) for child in children(node))
+
+
+def _is_not_a_read(name: cst.Name, parent: cst.CSTNode) -> bool:
+    """An assignment target, an attribute's name (`x.dists`) or a keyword (`dists=`)."""
+    return (
+        isinstance(parent, cst.AssignTarget)
+        or (isinstance(parent, cst.Attribute) and parent.attr is name)
+        or (isinstance(parent, cst.Arg) and parent.keyword is name)
     )
