@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source.checks._calls import operand, subexpressions, unparenthesized
+from nanlint.source.checks._empty import on_empty_tensor
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import INF
 
@@ -55,6 +56,8 @@ class ExpOverflow(StaticRule):
         for call, arg in self._exps_feeding(expression):
             if self.ctx.value(arg).hi < INF or id(call) in self._reported:
                 continue  # shifted by its max (or otherwise bounded): cannot overflow
+            if on_empty_tensor(self.ctx, arg):
+                continue  # no element to overflow
             self._reported.add(id(call))
             text = self.ctx.short_code(arg, 40)
             self.ctx.report(
