@@ -306,7 +306,7 @@ def sqrt(a: Value) -> Value:
 def _reduce_sum(a: Value) -> Value:
     lo = 0.0 if a.lo == 0.0 else (-INF if a.lo < 0 else a.lo)
     hi = 0.0 if a.hi == 0.0 else (INF if a.hi > 0 else a.hi)
-    return replace(a, lo=lo, hi=hi, known=True, tags=(a.tags & {"exp", "prob"}) | {"sum", "reduction"})
+    return replace(a, lo=lo, hi=hi, known=_reduction_known(a), tags=(a.tags & {"exp", "prob"}) | {"sum", "reduction"})
 
 
 # ---------------------------------------------------------------- the analyzer
@@ -370,7 +370,9 @@ def _maximum(args: Args) -> Value:
     second = args.positional[1] if len(args.positional) > 1 else None
     # An eps-named second argument (`torch.max(scale, self.eps)`) is a floor, not a dim.
     if second is None or (second.number and "eps" not in second.tags) or "dim" in args.keywords:
-        result = replace(args.first, known=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True)
+        result = replace(
+            args.first, known=_reduction_known(args.first), tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True
+        )
         if _CIRCLE + (_dim_text(args, 1) or "") in args.first.tags:
             result = replace(result, lo=max(result.lo, math.sqrt(0.5)))  # max(|cos t|, |sin t|)
         return result
@@ -391,7 +393,16 @@ def _full_like(args: Args) -> Value:
 
 def _as_tensor(args: Args) -> Value:
     data = args.first
-    return replace(data, tensor=True, number=False) if data.known else UNKNOWN_TENSOR
+    if data.known:
+        return replace(data, tensor=True, number=False)
+    if args.nodes and isinstance(args.nodes[0].value, (cst.List, cst.Tuple)):
+        # `torch.tensor([width, height])`: the caller's numbers (sizes), not data that
+        # can hold a zero row; its reductions are as unknown as the numbers.
+        return _OF_SCALARS
+    return UNKNOWN_TENSOR
+
+
+_OF_SCALARS = Value(tensor=True, tags=frozenset({"scalars"}))
 
 
 def _index_add(args: Args) -> Value:
@@ -482,8 +493,13 @@ def _relu(a: Value) -> Value:
 
 def _reduction(tag: str) -> Spec:
     return lambda args: replace(
-        args.first, known=True, tensor=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", tag}
+        args.first, known=_reduction_known(args.first), tensor=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", tag}
     )
+
+
+def _reduction_known(x: Value) -> bool:
+    """A reduction of data can be 0 whatever the data; of the caller's numbers, it is unknown."""
+    return x.known or "scalars" not in x.tags
 
 
 def _dropout(args: Args) -> Value:
