@@ -12,7 +12,6 @@ from nanlint.findings import Finding
 from nanlint.source.engine import analyze_source
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 _EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
 

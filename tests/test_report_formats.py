@@ -15,7 +15,10 @@ from nanlint.catalog import load_catalog
 from nanlint.cli import main
 from nanlint.findings import Analyzer, Evidence, Finding, Fix, Severity
 from nanlint.report import RunSummary, github, sarif, text
-from tests.conftest import SHARED
+from tests.conftest import REPO
+
+# A copy of ../shared/schemas/ (OASIS SARIF 2.1.0), so the tests run from any checkout.
+SARIF_SCHEMA = REPO / "tests" / "fixtures" / "schemas" / "sarif-schema-2.1.0.json"
 
 SOURCE = "import torch\n\n\ndef f(a, b):\n    d = a.sum() - b.sum()\n    return a / d  # noqa: NAN102\n"
 
@@ -30,7 +33,7 @@ def summary() -> RunSummary:
 
 
 def test_sarif_is_valid_sarif_2_1_0(summary):
-    schema = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads((SARIF_SCHEMA).read_text())
     document = json.loads(sarif.render(summary))
     jsonschema.Draft4Validator.check_schema(schema)
     errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document), key=str)
@@ -140,7 +143,7 @@ def test_output_file(tmp_path, output_format):
 
 
 def test_cli_sarif_of_the_examples_is_valid():
-    schema = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads((SARIF_SCHEMA).read_text())
     result = CliRunner().invoke(main, ["check", str(Path(__file__).parent.parent / "examples"), "--format", "sarif"])
     document = json.loads(result.output)
     assert document["runs"][0]["results"]
