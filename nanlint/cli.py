@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 import click
 
 from nanlint import __version__
-from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for
+from nanlint.config import PRECISIONS, ConfigError, ProjectConfig, Settings, TraceTarget, config_for, unknown_code
 from nanlint.findings import Finding
 from nanlint.reading import Unreadable, decode_source
 from nanlint.report import FORMATS, STATISTICS_FORMATS, Formatter, RunSummary, formatter
@@ -93,7 +93,12 @@ def _exit_now(code: object) -> NoReturn:
 
 
 def _codes(value: str | None) -> tuple[str, ...]:
-    return tuple(code.strip().upper() for code in (value or "").split(",") if code.strip())
+    codes = tuple(code.strip().upper() for code in (value or "").split(",") if code.strip())
+    problem = unknown_code(codes)
+    if problem:
+        # A mistyped code would otherwise select nothing and pass every check silently.
+        raise click.UsageError(problem)
+    return codes
 
 
 def _shape(text: str) -> tuple[int, ...]:

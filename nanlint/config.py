@@ -58,6 +58,9 @@ class TraceTarget:
     # One (low, high) per model input; None means unbounded float inputs.
     input_ranges: tuple[tuple[float, float], ...] | None = None
     checkpoint: str | None = None
+    # Where a relative `file.py:attr`, `model.pt2` or package resolves from: the folder of the
+    # configuration file that names the target (None: the current folder, as on the command line).
+    root: str | None = None
 
 
 # -- `[tool.nanlint]`: reading and validating a configuration file ---------------------
@@ -172,14 +175,22 @@ def _strings(value: Any, where: _Where) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _codes(value: Any, where: _Where) -> tuple[str, ...]:
+def unknown_code(codes: tuple[str, ...]) -> str | None:
+    """The first of `codes` that is neither a rule code nor a prefix of one, with the reason."""
     from nanlint.catalog import load_catalog
 
-    codes = tuple(code.strip().upper() for code in _strings(value, where))
     known = load_catalog()
     for code in codes:
         if not any(existing.startswith(code) for existing in known):
-            raise where.error(f"{code!r} is neither a rule code nor a prefix of one (see `nanlint rules`)")
+            return f"{code!r} is neither a rule code nor a prefix of one (see `nanlint rules`)"
+    return None
+
+
+def _codes(value: Any, where: _Where) -> tuple[str, ...]:
+    codes = tuple(code.strip().upper() for code in _strings(value, where))
+    problem = unknown_code(codes)
+    if problem:
+        raise where.error(problem)
     return codes
 
 
@@ -280,6 +291,7 @@ def _trace(item: Any, where: _Where) -> TraceTarget:
         _shapes(shapes, where / "input-shapes") if shapes is not None else None,
         _ranges(ranges, where / "input-ranges") if ranges is not None else None,
         str(where.path.parent / checkpoint) if checkpoint is not None else None,
+        str(where.path.parent),
     )
 
 

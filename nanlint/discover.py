@@ -17,7 +17,7 @@ DEFAULT_EXCLUDES = frozenset(
     {
         ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache",
         ".ruff_cache", "__pycache__", "__pypackages__", "build", "dist", "node_modules",
-        ".ipynb_checkpoints", ".eggs",
+        ".ipynb_checkpoints", ".eggs", "site-packages",
     }
 )
 
@@ -48,7 +48,8 @@ def discover(
 
     def add(path: Path) -> None:
         # realpath, not Path.resolve: it does not raise on a symlink loop (read reports it).
-        key = Path(os.path.realpath(path)) if path.is_symlink() else path.absolute()
+        # abspath folds `sub/../sub/a.py` into `sub/a.py`: one file, one report.
+        key = Path(os.path.realpath(path)) if path.is_symlink() else Path(os.path.abspath(path))
         if key not in seen:
             seen.add(key)
             found.files.append(path)
@@ -93,7 +94,9 @@ def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str], excludes: Ex
             dirs[:] = []
             continue
         visited.add((info.st_dev, info.st_ino))
-        dirs[:] = sorted(d for d in dirs if _wanted(os.path.join(folder, d), excludes, kept))
+        dirs[:] = sorted(
+            d for d in dirs if _wanted(os.path.join(folder, d), excludes, kept) and not _is_venv(os.path.join(folder, d))
+        )
         # Strings until a file is kept: Path objects cost more than the checks (20,000 files).
         files.extend(
             Path(path)
@@ -105,6 +108,11 @@ def _walk(root: Path, suffixes: tuple[str, ...], errors: list[str], excludes: Ex
 
 def _wanted(path: str, excludes: Excludes, kept: set[str] | None) -> bool:
     return not excludes.skips(path) and (kept is None or _key(path) in kept)
+
+
+def _is_venv(folder: str) -> bool:
+    """A virtual environment whatever its name (`env/`, `myenv/`): it holds a pyvenv.cfg."""
+    return os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
 
 
 def _not_special(path: str) -> bool:

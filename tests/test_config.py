@@ -74,8 +74,9 @@ def test_every_key_is_read(tmp_path):
     assert settings.respect_gitignore is False
     assert (settings.precision, settings.min_batch_size, settings.min_eps) == ("fp16", 16, 1e-6)
     assert project.traces == (
-        TraceTarget("models.net:Net", ((4, 8), (4,)), ((-1.0, 1.0), (0.0, 2.5)), str(tmp_path / "ckpt/net.pt")),
-        TraceTarget("models.net:make"),
+        TraceTarget("models.net:Net", ((4, 8), (4,)), ((-1.0, 1.0), (0.0, 2.5)), str(tmp_path / "ckpt/net.pt"),
+                    str(tmp_path)),
+        TraceTarget("models.net:make", root=str(tmp_path)),
     )
     assert settings.ignored_in(str(tmp_path / "tests" / "unit" / "test_x.py")) == ("NAN101",)
     assert settings.ignored_in(str(tmp_path / "src" / "conftest.py")) == ("NAN1",)
@@ -84,7 +85,7 @@ def test_every_key_is_read(tmp_path):
 
 def test_trace_targets_may_be_plain_strings(tmp_path):
     write(tmp_path, {"pyproject.toml": "[tool.nanlint]\ntrace = ['a.b:C']\n"})
-    assert load_config(tmp_path / "pyproject.toml").traces == (TraceTarget("a.b:C"),)
+    assert load_config(tmp_path / "pyproject.toml").traces == (TraceTarget("a.b:C", root=str(tmp_path)),)
 
 
 @pytest.mark.parametrize(
@@ -177,6 +178,32 @@ def test_exclude_and_extend_exclude(tmp_path):
     assert sorted(Path(f.path).relative_to(tmp_path).as_posix() for f in summary.findings) == [
         "build/b.py", "src/m.py"
     ]
+
+
+def test_virtual_environments_are_skipped_whatever_their_name(tmp_path):
+    write(tmp_path, {
+        "src/m.py": DIVISION,
+        "myenv/pyvenv.cfg": "home = /usr/bin\n",
+        "myenv/lib/python3.11/site-packages/pkg/m.py": DIVISION,
+        "vendored/site-packages/pkg/m.py": DIVISION,
+    })
+    summary = check_paths([str(tmp_path)], Settings())
+    assert sorted(Path(f.path).relative_to(tmp_path).as_posix() for f in summary.findings) == ["src/m.py"]
+
+
+def test_one_file_named_twice_is_checked_once(tmp_path):
+    write(tmp_path, {"sub/m.py": DIVISION})
+    summary = check_paths([str(tmp_path / "sub" / "m.py"), str(tmp_path / "sub" / ".." / "sub" / "m.py"), str(tmp_path)],
+                          Settings())
+    assert (summary.files, len(summary.findings)) == (1, 1)
+
+
+@pytest.mark.parametrize("option", ["--select", "--ignore", "--extend-select"])
+def test_an_unknown_code_on_the_command_line_is_a_usage_error(tmp_path, option):
+    write(tmp_path, {"m.py": DIVISION})
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "m.py"), option, "NAN1O1"])
+    assert result.exit_code == 2
+    assert "'NAN1O1' is neither a rule code nor a prefix of one" in result.stderr
 
 
 def test_gitignore_is_respected_by_default(tmp_path):

@@ -46,14 +46,16 @@ def one_line(error: BaseException) -> str:
 
 def load_target(target: TraceTarget) -> LoadedModel:
     spec = target.target
+    root = target.root
     if spec.endswith(".pt2"):
-        if not Path(spec).is_file():
-            raise TraceFailure(f"no such file `{spec}`")
-        return LoadedModel(None, program=_load_exported(spec))
+        path = Path(root, spec) if root else Path(spec)
+        if not path.is_file():
+            raise TraceFailure(f"no such file `{path}`")
+        return LoadedModel(None, program=_load_exported(str(path)))
     location, sep, attr = spec.rpartition(":")
     if not sep or not location or not attr:
         raise TraceFailure("expected TARGET as `package.module:attr`, `path/file.py:attr` or `model.pt2`")
-    container = _import(location)
+    container = _import(location, root)
     try:
         obj = getattr(container, attr)
     except AttributeError:
@@ -84,11 +86,11 @@ def _on_sys_path(folder: str) -> Iterator[None]:
             sys.path.remove(folder)
 
 
-def _import(location: str) -> Any:
+def _import(location: str, root: str | None) -> Any:
     if location.endswith(".py") or os.sep in location or "/" in location:
-        return _import_file(Path(location))
+        return _import_file(Path(root, location) if root else Path(location))
     try:
-        with _on_sys_path(os.getcwd()):
+        with _on_sys_path(root or os.getcwd()):
             return importlib.import_module(location)
     except (Exception, SystemExit) as error:  # the user's module may raise anything while importing
         raise TraceFailure(f"cannot import module `{location}`: {one_line(error)}") from None

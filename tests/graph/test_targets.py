@@ -1,6 +1,7 @@
 """Loading and tracing targets: the bundled examples, the torch.export fallback, NAN002."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -278,3 +279,20 @@ def test_a_hazard_of_one_mode_says_which(tmp_path):
     assert details[(15, "NAN101")].endswith("(only in train mode)")
     assert "only in" not in details[(16, "NAN101")]
     assert {f.line: f.evidence[0].extra["modes"] for f in findings} == {14: ["eval"], 15: ["train"], 16: ["eval", "train"]}
+
+
+@pytest.mark.parametrize("target", ["model.py:RatioNet", "model:RatioNet"])
+def test_configured_targets_resolve_from_the_configuration_folder(tmp_path, monkeypatch, target):
+    from click.testing import CliRunner
+
+    from nanlint.cli import main
+
+    (tmp_path / "model.py").write_text((REPO / "examples" / "ratio_activation.py").read_text())
+    (tmp_path / "pyproject.toml").write_text(
+        f'[[tool.nanlint.trace]]\ntarget = "{target}"\ninput-shapes = [[3, 10]]\n'
+    )
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    result = CliRunner().invoke(main, ["trace", "--config", "../pyproject.toml", "--format", "json"])
+    codes = [f["code"] for f in json.loads(result.stdout)["findings"]]
+    assert (result.exit_code, codes) == (1, ["NAN102"])
