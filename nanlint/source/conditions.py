@@ -1,15 +1,17 @@
 """What a `torch.where` condition says about a value in the branch it selects.
 
-`torch.where(d == 0, 1, d)` is never 0, and `torch.where(d > 0, n / d, 1.0)` divides
-only where `d > 0`: the author handled the zero, and the forward value is finite. (The
-gradient of the discarded branch is another matter, NAN501's.) The condition is read
+`torch.where(d == 0, 1, d)` is never 0, `torch.where(d > 0, n / d, 1.0)` divides only
+where `d > 0`, and `torch.where(s > t, a, e / (e + 1))` with `e = exp(s)` keeps the ratio
+only where `s <= t`: the author handled the bad domain, and the forward value is
+finite. (The gradient of the discarded branch is another matter, NAN501's.) The condition is read
 as the comparisons that hold wherever a branch is selected: those of a conjunction for
 the first branch, the negated ones of a disjunction for the second, through a mask
 variable's assignment one level back.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+import math
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import libcst as cst
 
@@ -52,6 +54,43 @@ def where_branches(
     first = keywords.get("input", positional[1] if len(positional) > 1 else None)
     second = keywords.get("other", positional[2] if len(positional) > 2 else None)
     return positional[0], first, second
+
+
+def selecting_conditions(
+    analyzer: ValueAnalyzer, ancestors: Sequence[cst.CSTNode]
+) -> Iterator[tuple[cst.BaseExpression, bool]]:
+    """(condition, selected when true?) of each `torch.where` whose branch holds the last
+    of `ancestors` (the node being visited), within its statement."""
+    path: list[cst.CSTNode] = [ancestors[-1]] if ancestors else []
+    for ancestor in reversed(ancestors[:-1]):
+        if isinstance(ancestor, (cst.BaseStatement, cst.BaseSmallStatement, cst.Lambda)):
+            return
+        if isinstance(ancestor, cst.Call):
+            parts = where_branches(analyzer, ancestor)
+            if parts is not None:
+                for selected_when_true, branch in ((True, parts[1]), (False, parts[2])):
+                    if branch is not None and any(step is branch for step in path):
+                        yield parts[0], selected_when_true
+        path.append(ancestor)
+
+
+def bounded_above(
+    analyzer: ValueAnalyzer, condition: cst.BaseExpression, subject: cst.BaseExpression, selected_when_true: bool
+) -> bool:
+    """Is `subject` below a finite threshold wherever the branch is selected? In
+    `where(s > threshold, a, f(exp(s)))` the exp is kept only where `s <= threshold`. A
+    threshold we cannot see is taken to be finite, as thresholds are."""
+    target = compact_text(subject)
+    for left, operator, right in _holding(analyzer, condition, selected_when_true, depth=0):
+        if compact_text(left) == target and operator in ("<", "<="):
+            threshold = analyzer.value(right)
+        elif compact_text(right) == target and operator in (">", ">="):
+            threshold = analyzer.value(left)
+        else:
+            continue
+        if not threshold.known or threshold.hi < math.inf:
+            return True
+    return False
 
 
 def excludes_zero(

@@ -188,8 +188,14 @@ def sub(a: Value, b: Value) -> Value:
 def mul(a: Value, b: Value) -> Value:
     lo, hi = _mul_range(a, b)
     guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
-    keep = (a.tags | b.tags) & {"exp", "prob", "square"}
+    keep = (a.tags | b.tags) & {"exp", "prob", "square"} | _random_of(a, b)
     return _combine(a, b, lo, hi, guarded=guard, tags=keep)
+
+
+def _random_of(*values: Value) -> frozenset[str]:
+    """`random` (no gradient) when every operand is a random draw or a number."""
+    drawn = all("random" in v.tags or v.number for v in values) and any("random" in v.tags for v in values)
+    return frozenset({"random"}) if drawn else frozenset()
 
 
 def div(a: Value, b: Value) -> Value:
@@ -211,7 +217,9 @@ def div(a: Value, b: Value) -> Value:
         # `x.clamp(min=eps) / (1 - x).clamp(min=eps)` is never 0.
         guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
         return _combine(a, b, lo, max(quotients), guarded=guard)
-    return _combine(a, b, -INF, INF)
+    # A numerator of one sign over anything is never 0 (x / 0 is inf, not 0): the
+    # quantisation scale `x.clamp(min=1e-6) / max_int` is a safe divisor.
+    return _combine(a, b, -INF, INF, guarded=a.lo > 0 or a.hi < 0)
 
 
 _SMALLEST = math.ulp(0.0)
@@ -267,7 +275,8 @@ def _pow(base: Value, exponent: Value) -> Value:
         if e == 2 or (e.is_integer() and e % 2 == 0 and e > 0):
             top = max(abs(base.lo), abs(base.hi))
             bottom = 0.0 if base.lo <= 0 <= base.hi else min(abs(base.lo), abs(base.hi)) ** e
-            return replace(base, lo=bottom, hi=top**e if top != INF else INF, guarded=base.guarded, tags=frozenset({"square"}))
+            square = frozenset({"square"}) | _random_of(base)
+            return replace(base, lo=bottom, hi=top**e if top != INF else INF, guarded=base.guarded, tags=square)
         if e == 0.5:
             return sqrt(base)
         if e.is_integer() and e > 0:
@@ -306,7 +315,7 @@ def sqrt(a: Value) -> Value:
 def _reduce_sum(a: Value) -> Value:
     lo = 0.0 if a.lo == 0.0 else (-INF if a.lo < 0 else a.lo)
     hi = 0.0 if a.hi == 0.0 else (INF if a.hi > 0 else a.hi)
-    return replace(a, lo=lo, hi=hi, known=_reduction_known(a), tags=(a.tags & {"exp", "prob"}) | {"sum", "reduction"})
+    return replace(a, lo=lo, hi=hi, known=_reduction_known(a), tags=(a.tags & {"exp", "prob", "random"}) | {"sum", "reduction"})
 
 
 # ---------------------------------------------------------------- the analyzer

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nanlint.source.conditions import excludes_zero, where_branches
+from nanlint.source.conditions import excludes_zero, selecting_conditions
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import Value
 
@@ -50,7 +50,7 @@ class UnguardedDivision(StaticRule):
 
     def _check(self, node: cst.CSTNode, denominator: cst.BaseExpression) -> None:
         value = self.ctx.value(denominator)
-        if not is_hazardous_denominator(value) or self._selected_away_from_zero(node, denominator):
+        if not is_hazardous_denominator(value) or self._selected_away_from_zero(denominator):
             return
         text = self.ctx.short_code(denominator)
         detail = f"denominator `{text}` is a tensor with range {value.describe()} and no guard"
@@ -61,24 +61,11 @@ class UnguardedDivision(StaticRule):
         else:
             self.ctx.report("NAN101", node, denominator=text, why=value.origin(), detail=detail)
 
-    def _selected_away_from_zero(self, node: cst.CSTNode, denominator: cst.BaseExpression) -> bool:
+    def _selected_away_from_zero(self, denominator: cst.BaseExpression) -> bool:
         """`torch.where(d > 0, n / d, 1.0)`: the quotient is kept only where `d` is not 0,
         so the forward value is finite (a NaN gradient there is NAN501's)."""
-        ancestors = self.ctx.ancestors
-        if not ancestors or ancestors[-1] is not node:
-            return False
-        path: list[cst.CSTNode] = [node]  # from the division up to the ancestor
-        for ancestor in reversed(ancestors[:-1]):
-            if isinstance(ancestor, (cst.BaseStatement, cst.BaseSmallStatement, cst.Lambda)):
-                return False
-            if isinstance(ancestor, cst.Call):
-                parts = where_branches(self.ctx.values, ancestor)
-                if parts is not None:
-                    condition, when_true, when_false = parts
-                    for selected_when_true, branch in ((True, when_true), (False, when_false)):
-                        if any(step is branch for step in path) and excludes_zero(
-                            self.ctx.values, condition, denominator, selected_when_true
-                        ):
-                            return True
-            path.append(ancestor)
-        return False
+        values = self.ctx.values
+        return any(
+            excludes_zero(values, condition, denominator, selected_when_true)
+            for condition, selected_when_true in selecting_conditions(values, self.ctx.ancestors)
+        )

@@ -27,7 +27,8 @@ _ZERO_WITH_GRADIENT = frozenset(
 
 
 def _zero_hazard(value: Value) -> bool:
-    return value.lo == 0.0 and bool(value.tags & _ZERO_WITH_GRADIENT)
+    # A random draw (`torch.randn` quaternions) carries no gradient to be infinite.
+    return value.lo == 0.0 and bool(value.tags & _ZERO_WITH_GRADIENT) and "random" not in value.tags
 
 
 def _subject(value: Value) -> bool:

@@ -12,6 +12,7 @@ import libcst as cst
 
 from nanlint.source.checks._calls import operand, subexpressions, unparenthesized
 from nanlint.source.checks._empty import on_empty_tensor
+from nanlint.source.conditions import bounded_above, selecting_conditions
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import INF
 
@@ -56,8 +57,8 @@ class ExpOverflow(StaticRule):
         for call, arg in self._exps_feeding(expression):
             if self.ctx.value(arg).hi < INF or id(call) in self._reported:
                 continue  # shifted by its max (or otherwise bounded): cannot overflow
-            if on_empty_tensor(self.ctx, arg):
-                continue  # no element to overflow
+            if on_empty_tensor(self.ctx, arg) or self._kept_where_bounded(arg):
+                continue  # no element to overflow, or the overflowing ones are discarded
             self._reported.add(id(call))
             text = self.ctx.short_code(arg, 40)
             self.ctx.report(
@@ -68,6 +69,16 @@ class ExpOverflow(StaticRule):
                 instead=instead,
                 detail=f"`exp({text})` has no upper bound and feeds `{self.ctx.short_code(node, 60)}`",
             )
+
+    def _kept_where_bounded(self, arg: cst.BaseExpression) -> bool:
+        """`torch.where(s > threshold, g, g * e / (e + 1))` with `e = exp(s)`: the ratio is
+        kept only where `s` is bounded (softplus_backward); the discarded NaN's gradient
+        is NAN501's."""
+        values = self.ctx.values
+        return any(
+            bounded_above(values, condition, arg, selected_when_true)
+            for condition, selected_when_true in selecting_conditions(values, self.ctx.ancestors)
+        )
 
     def _exps_feeding(self, expression: cst.BaseExpression) -> list[tuple[cst.Call, cst.BaseExpression]]:
         """The `exp` calls in `expression` and in the local assignments it reads."""
