@@ -194,6 +194,33 @@ def _note_zero_checks(ctx: FileContext, test: cst.BaseExpression) -> None:
                 name = _tested_name(operand)
                 if name is not None:
                     ctx.scope.zero_checked.add(name)
+        name = _tolerance_tested(ctx, comparison)
+        if name is not None:
+            ctx.scope.zero_checked.add(name)
+
+
+# Reductions that are 0 for an all-zero tensor: `x.abs().max() <= tolerance` catches it.
+_ZERO_AT_ZERO = frozenset({"abs", "max", "amax", "sum", "mean", "norm"})
+
+
+def _tolerance_tested(ctx: FileContext, comparison: cst.Comparison) -> str | None:
+    """`x` in `if x.abs().max() <= tolerance_grad: return` (LBFGS): a reduction of `x`
+    that is 0 when `x` is, tested against a tolerance that is not negative."""
+    if len(comparison.comparisons) != 1:
+        return None
+    operator = comparison.comparisons[0].operator
+    reduced, tolerance = comparison.left, comparison.comparisons[0].comparator
+    if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)):
+        reduced, tolerance = tolerance, reduced
+    elif not isinstance(operator, (cst.LessThan, cst.LessThanEqual)):
+        return None
+    bound = ctx.value(tolerance)
+    if bound.known and (bound.lo < 0 or (bound.lo == 0 and isinstance(operator, (cst.LessThan, cst.GreaterThan)))):
+        return None  # `x.sum() < 0` does not catch x == 0
+    calls = 0
+    while isinstance(reduced, cst.Call) and isinstance(reduced.func, cst.Attribute) and reduced.func.attr.value in _ZERO_AT_ZERO:
+        reduced, calls = reduced.func.value, calls + 1
+    return reduced.value if calls and isinstance(reduced, cst.Name) else None
 
 
 # `x.min() == 0` and `x.abs().amin() > 0` test `x` for zeros.

@@ -39,6 +39,8 @@ _COUNT_NAME = re.compile(r"^(num|n|number|total|count|len)_", re.IGNORECASE)
 _LOG_PROB_NAME = re.compile(r"(?:^|_)(log_?probs?|logp)(?:$|_)", re.IGNORECASE)
 _MAX_NAME = re.compile(r"(?:^|_)(max|maxes|amax|maximum)(?:$|_)", re.IGNORECASE)
 _BELOW_ONE = math.nextafter(1.0, 0.0)
+# `constraints.positive` (also inside `independent(...)`), not positive (semi)definite matrices.
+_POSITIVE_CONSTRAINT = re.compile(r"constraints\.positive(?!_(semi)?definite)\b")
 
 
 @dataclass(frozen=True)
@@ -187,9 +189,25 @@ def sub(a: Value, b: Value) -> Value:
 
 def mul(a: Value, b: Value) -> Value:
     lo, hi = _mul_range(a, b)
+    if _nonzero(a) and _nonzero(b):
+        lo, hi = _no_underflow(lo, hi)
     guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
     keep = (a.tags | b.tags) & {"exp", "prob", "square"} | _random_of(a, b)
     return _combine(a, b, lo, hi, guarded=guard, tags=keep)
+
+
+def _nonzero(v: Value) -> bool:
+    return v.lo > 0 or v.hi < 0
+
+
+def _no_underflow(lo: float, hi: float) -> tuple[float, float]:
+    """A product of nonzero values is nonzero: its bound does not underflow to 0 (a
+    declared-positive `concentration` squared, whatever small positive it is)."""
+    if lo == 0.0 < hi:
+        return _SMALLEST, hi
+    if hi == 0.0 > lo:
+        return lo, -_SMALLEST
+    return lo, hi
 
 
 def _random_of(*values: Value) -> frozenset[str]:
@@ -274,7 +292,7 @@ def _pow(base: Value, exponent: Value) -> Value:
         e = exponent.lo
         if e == 2 or (e.is_integer() and e % 2 == 0 and e > 0):
             top = max(abs(base.lo), abs(base.hi))
-            bottom = 0.0 if base.lo <= 0 <= base.hi else min(abs(base.lo), abs(base.hi)) ** e
+            bottom = 0.0 if base.lo <= 0 <= base.hi else max(min(abs(base.lo), abs(base.hi)) ** e, _SMALLEST)
             square = frozenset({"square"}) | _random_of(base)
             return replace(base, lo=bottom, hi=top**e if top != INF else INF, guarded=base.guarded, tags=square)
         if e == 0.5:
@@ -287,7 +305,8 @@ def _pow(base: Value, exponent: Value) -> Value:
             # A positive base is monotone in any power: `2 ** -9` is a constant, and
             # `(n.clamp(min=19) - 15) ** (1 / 3)` stays above 4 ** (1 / 3).
             ends = sorted((_positive_power(base.lo, e), _positive_power(base.hi, e)))
-            return replace(base, lo=ends[0], hi=ends[1], tags=frozenset())
+            lo = max(ends[0], _SMALLEST) if e > 0 else ends[0]
+            return replace(base, lo=lo, hi=ends[1], tags=frozenset())
     if base.lo >= 0:
         return replace(base, lo=0.0, hi=INF, guarded=base.guarded, tags=frozenset())
     return replace(base, lo=-INF, hi=INF, guarded=False, tags=frozenset(), known=base.known)
@@ -901,7 +920,27 @@ class ValueAnalyzer:
                 return Value(number=True)
         if _MASK_NAME.search(attr) and not _COUNT_NAME.search(attr):
             return tensor(0.0, 1.0, "mask")
+        if isinstance(node.value, cst.Name) and node.value.value == "self" and self._declared_positive(attr):
+            return tensor(_SMALLEST, INF)
         return UNKNOWN
+
+    def _declared_positive(self, attr: str) -> bool:
+        """A torch.distributions class declares `arg_constraints = {"concentration":
+        constraints.positive}`: its `self.concentration` is validated positive."""
+        scope: Scope | None = self.scope
+        while scope is not None and scope.kind != "class":
+            scope = scope.parent
+        bound = scope.bindings.get("arg_constraints") if scope is not None else None
+        if bound is None or not isinstance(bound.expr, cst.Dict):
+            return False
+        for element in bound.expr.elements:
+            if (
+                isinstance(element, cst.DictElement)
+                and isinstance(element.key, cst.SimpleString)
+                and element.key.evaluated_value == attr
+            ):
+                return bool(_POSITIVE_CONSTRAINT.search(compact_text(element.value)))
+        return False
 
     def _binary(self, node: cst.BinaryOperation) -> Value:
         op = type(node.operator)

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nanlint.source.checks._calls import unparenthesized
 from nanlint.source.conditions import excludes_zero, selecting_conditions
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import Value
 
 _DIVISIONS = frozenset({"div", "div_", "divide", "divide_", "true_divide", "true_divide_"})
 _RECIPROCALS = frozenset({"reciprocal", "reciprocal_", "rsqrt", "rsqrt_"})
+# Methods that keep "0 exactly when the tensor is 0" (once an `abs` or a `norm` is taken).
+_MAGNITUDES = frozenset({"abs", "norm", "sum", "max", "amax", "mean", "float", "double"})
 
 _NORMALIZATION_FIX = {
     "norm": "`F.normalize(x, dim=..., eps=1e-12)` or `x.norm(...).clamp_min(eps)`",
@@ -52,6 +55,8 @@ class UnguardedDivision(StaticRule):
         value = self.ctx.value(denominator)
         if not is_hazardous_denominator(value) or self._selected_away_from_zero(denominator):
             return
+        if self._magnitude_of_checked(denominator):
+            return
         text = self.ctx.short_code(denominator)
         detail = f"denominator `{text}` is a tensor with range {value.describe()} and no guard"
         if "reduction" in value.tags and value.tags & {"norm", "std", "sum", "mean", "max"}:
@@ -69,3 +74,13 @@ class UnguardedDivision(StaticRule):
             excludes_zero(values, condition, denominator, selected_when_true)
             for condition, selected_when_true in selecting_conditions(values, self.ctx.ancestors)
         )
+
+    def _magnitude_of_checked(self, denominator: cst.BaseExpression) -> bool:
+        """`flat_grad.abs().sum()` after `if flat_grad.abs().max() <= tolerance: return`
+        (LBFGS): a magnitude of a tensor whose zeros the author tested for is as
+        guarded as the tensor itself."""
+        node, magnitude = unparenthesized(denominator), False
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MAGNITUDES:
+            magnitude = magnitude or node.func.attr.value in ("abs", "norm")
+            node = unparenthesized(node.func.value)
+        return magnitude and isinstance(node, cst.Name) and node.value in self.ctx.scope.zero_checked
