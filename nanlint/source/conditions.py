@@ -31,6 +31,8 @@ _NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
 # Calls that do not change whether a value is 0.
 _TRANSPARENT = frozenset({"abs", "float", "double", "half", "detach", "to", "type_as"})
 _EMPTY_MODULE = cst.Module(body=())
+# Conditions are read this many `&`/`|`/`~` levels deep; guards are written shallower.
+_MAX_NESTING = 20
 
 
 def where_branches(
@@ -81,7 +83,7 @@ def bounded_above(
     `where(s > threshold, a, f(exp(s)))` the exp is kept only where `s <= threshold`. A
     threshold we cannot see is taken to be finite, as thresholds are."""
     target = compact_text(subject)
-    for left, operator, right in _holding(analyzer, condition, selected_when_true, depth=0):
+    for left, operator, right in _holding(analyzer, condition, selected_when_true, followed=False, nesting=0):
         if compact_text(left) == target and operator in ("<", "<="):
             threshold = analyzer.value(right)
         elif compact_text(right) == target and operator in (">", ">="):
@@ -99,7 +101,7 @@ def excludes_zero(
     """Is `subject` nonzero wherever the branch selected by `condition` (when it is true,
     or when it is false) is taken?"""
     target = compact_text(_transparent(analyzer, subject))
-    for left, operator, right in _holding(analyzer, condition, selected_when_true, depth=0):
+    for left, operator, right in _holding(analyzer, condition, selected_when_true, followed=False, nesting=0):
         if compact_text(_transparent(analyzer, left)) == target:
             threshold = analyzer.value(right)
         elif compact_text(_transparent(analyzer, right)) == target:
@@ -124,9 +126,12 @@ def _region_excludes_zero(operator: str, lo: float, hi: float) -> bool:
 
 
 def _holding(
-    analyzer: ValueAnalyzer, node: cst.BaseExpression, polarity: bool, depth: int
+    analyzer: ValueAnalyzer, node: cst.BaseExpression, polarity: bool, followed: bool, nesting: int
 ) -> Iterator[tuple[cst.BaseExpression, str, cst.BaseExpression]]:
-    """The comparisons that hold where `node` is `polarity`."""
+    """The comparisons that hold where `node` is `polarity` (`followed`: a mask name was
+    already read back once; generated conditions nested deeper than a guard are skipped)."""
+    if nesting > _MAX_NESTING:
+        return
     node = _unparenthesized(node)
     if isinstance(node, cst.Comparison):
         if len(node.comparisons) == 1 or polarity:  # a negated chain is a disjunction
@@ -140,10 +145,10 @@ def _holding(
         conjunction = isinstance(node.operator, (cst.BitAnd, cst.And))
         disjunction = isinstance(node.operator, (cst.BitOr, cst.Or))
         if (conjunction and polarity) or (disjunction and not polarity):
-            yield from _holding(analyzer, node.left, polarity, depth)
-            yield from _holding(analyzer, node.right, polarity, depth)
+            yield from _holding(analyzer, node.left, polarity, followed, nesting + 1)
+            yield from _holding(analyzer, node.right, polarity, followed, nesting + 1)
     elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.BitInvert, cst.Not)):
-        yield from _holding(analyzer, node.expression, not polarity, depth)
+        yield from _holding(analyzer, node.expression, not polarity, followed, nesting + 1)
     elif isinstance(node, cst.Call):
         name, is_method = analyzer.call_name(node)
         operator = _COMPARISON_CALLS.get(name or "")
@@ -151,10 +156,10 @@ def _holding(
         operands = [node.func.value, *positional] if is_method else positional  # type: ignore[attr-defined]
         if operator is not None and len(operands) == 2:
             yield operands[0], operator if polarity else _NEGATED[operator], operands[1]
-    elif isinstance(node, cst.Name) and depth == 0:
+    elif isinstance(node, cst.Name) and not followed:
         bound = analyzer.binding(node.value)
         if bound is not None and bound.expr is not None:
-            yield from _holding(analyzer, bound.expr, polarity, depth + 1)
+            yield from _holding(analyzer, bound.expr, polarity, True, nesting + 1)
 
 
 def _transparent(analyzer: ValueAnalyzer, node: cst.BaseExpression) -> cst.BaseExpression:
