@@ -162,6 +162,7 @@ def deep_stack(function: Callable[[], Result]) -> Result:
             outcome.append((False, error))
 
     with _DEEP_LOCK:
+        _return_freed_memory()
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, _DEEP_RECURSION))
         try:
@@ -174,7 +175,29 @@ def deep_stack(function: Callable[[], Result]) -> Result:
             thread.join()
         finally:
             sys.setrecursionlimit(limit)
+        _return_freed_memory()
     finished, value = outcome[0]
     if not finished:
         raise value  # type: ignore[misc]
     return value  # type: ignore[return-value]
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory that malloc holds free back to the system (glibc only).
+
+    glibc gives a new thread a malloc arena of its own: the deep thread's parse grows a
+    fresh one (25 MB for torch/nn/attention/flex_attention.py) on top of what the main
+    arena keeps resident after earlier files (80 MB free after torch's largest file),
+    and that arena stays resident after the thread ends. Trimming before and after
+    keeps a worker's peak at what the largest file needs (measured: 160 -> 130 MB).
+    Each trim takes under 10 ms; deep files are a few in a thousand.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # here: only a deep file pays for it
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # a C library without it (musl)
+        return
+    trim(0)
