@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import libcst as cst
 
+from nanlint.source.tree import children
+
 if TYPE_CHECKING:
     from nanlint.source.values import ValueAnalyzer
 
@@ -26,7 +28,7 @@ _COMPARISON_CALLS = {
     "gt": ">", "greater": ">", "ge": ">=", "greater_equal": ">=", "lt": "<", "less": "<",
     "le": "<=", "less_equal": "<=", "eq": "==", "ne": "!=", "not_equal": "!=",
 }
-_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 _NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
 # Calls that do not change whether a value is 0.
 _TRANSPARENT = frozenset({"abs", "float", "double", "half", "detach", "to", "type_as"})
@@ -95,22 +97,98 @@ def bounded_above(
     return False
 
 
+def facts(
+    analyzer: ValueAnalyzer, condition: cst.BaseExpression, holds: bool
+) -> list[tuple[cst.BaseExpression, str, cst.BaseExpression]]:
+    """The comparisons (left, operator, right) true wherever `condition` is `holds`."""
+    return list(_holding(analyzer, condition, holds, followed=False, nesting=0))
+
+
 def excludes_zero(
     analyzer: ValueAnalyzer, condition: cst.BaseExpression, subject: cst.BaseExpression, selected_when_true: bool
 ) -> bool:
     """Is `subject` nonzero wherever the branch selected by `condition` (when it is true,
-    or when it is false) is taken?"""
-    target = compact_text(_transparent(analyzer, subject))
-    for left, operator, right in _holding(analyzer, condition, selected_when_true, followed=False, nesting=0):
-        if compact_text(_transparent(analyzer, left)) == target:
-            threshold = analyzer.value(right)
-        elif compact_text(_transparent(analyzer, right)) == target:
-            threshold, operator = analyzer.value(left), _FLIPPED[operator]
+    or when it is false) is taken? `c > 2` keeps `c - 1`, `c - 2` and their product
+    `(c - 1) ** 2 * (c - 2)` away from 0."""
+    node = _transparent(analyzer, subject)
+    factors = _factors(analyzer, node)
+    if factors is not None:
+        return all(excludes_zero(analyzer, condition, f, selected_when_true) for f in factors)
+    constant = analyzer.value(node)
+    if constant.number and constant.known and (constant.lo > 0 or constant.hi < 0):
+        return True
+    target, shifted = compact_text(node), _minus_constant(analyzer, node)
+    for left, operator, right in facts(analyzer, condition, selected_when_true):
+        a, b = compact_text(_transparent(analyzer, left)), compact_text(_transparent(analyzer, right))
+        if target == f"{a}-{b}" or target == f"{b}-{a}":
+            # `a op b` is `a - b op 0`
+            low = high = 0.0
+            operator = operator if target == f"{a}-{b}" else FLIPPED[operator]
         else:
-            continue
-        if threshold.known and _region_excludes_zero(operator, threshold.lo, threshold.hi):
+            if b in (target, shifted[0]):
+                left, right, operator, a = right, left, FLIPPED[operator], b
+            if a not in (target, shifted[0]):
+                continue
+            threshold = analyzer.value(right)
+            if not threshold.known:
+                continue
+            offset = shifted[1] if a != target else 0.0  # `c > 2` makes `c - 1` above 1
+            low, high = threshold.lo - offset, threshold.hi - offset
+        if _region_excludes_zero(operator, low, high):
             return True
     return False
+
+
+def _factors(analyzer: ValueAnalyzer, node: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    """The factors of a product or of an integer power (`x ** 2`, `x.square()`), else None."""
+    if isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, cst.Multiply):
+            return [node.left, node.right]
+        if isinstance(node.operator, cst.Power) and _positive_integer(analyzer, node.right):
+            return [node.left]
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        name = node.func.attr.value
+        if name == "square" and not node.args:
+            return [node.func.value]
+        if name == "pow" and len(node.args) == 1 and _positive_integer(analyzer, node.args[0].value):
+            return [node.func.value]
+    return None
+
+
+def _positive_integer(analyzer: ValueAnalyzer, node: cst.BaseExpression) -> bool:
+    value = analyzer.value(node)
+    return value.number and value.known and value.lo == value.hi and value.lo > 0 and float(value.lo).is_integer()
+
+
+def _minus_constant(analyzer: ValueAnalyzer, node: cst.BaseExpression) -> tuple[str | None, float]:
+    """(`c`, 1.0) for `c - 1`; (None, 0.0) for anything else."""
+    node = _unparenthesized(node)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Subtract, cst.Add)):
+        k = analyzer.value(node.right)
+        if k.number and k.known and k.lo == k.hi:
+            sign = 1.0 if isinstance(node.operator, cst.Subtract) else -1.0
+            return compact_text(_transparent(analyzer, node.left)), sign * k.lo
+    return None, 0.0
+
+
+def reads(scope: cst.CSTNode, name: str) -> Iterator[list[cst.CSTNode]]:
+    """The path from `scope` down to each place that reads the variable `name` (not an
+    assignment target, an attribute's name or a keyword)."""
+    stack: list[list[cst.CSTNode]] = [[scope]]
+    while stack:
+        path = stack.pop()
+        node = path[-1]
+        if isinstance(node, cst.Name):
+            parent = path[-2] if len(path) > 1 else None
+            written_or_named = (
+                isinstance(parent, cst.AssignTarget)
+                or (isinstance(parent, cst.Attribute) and parent.attr is node)
+                or (isinstance(parent, cst.Arg) and parent.keyword is node)
+            )
+            if node.value == name and not written_or_named:
+                yield path
+            continue
+        stack.extend([*path, child] for child in children(node))
 
 
 def _region_excludes_zero(operator: str, lo: float, hi: float) -> bool:

@@ -9,7 +9,9 @@ metadata providers 8-10x the parse. So the hot path is the parse.
 from __future__ import annotations
 
 import ast
+import math
 import warnings
+from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 import libcst as cst
@@ -17,14 +19,13 @@ import libcst as cst
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings
 from nanlint.findings import Analyzer, Evidence, Finding, Severity, Span
-from nanlint.source.conditions import excludes_zero
 from nanlint.source.context import FileContext, Report
 from nanlint.source.names import Scope
 from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deepest_line
 from nanlint.source.positions import spans_of
 from nanlint.source.rule import StaticRule
 from nanlint.source.tree import children
-from nanlint.source.values import UNKNOWN, VALUES_AND_INDICES, Binding
+from nanlint.source.values import UNKNOWN, VALUES_AND_INDICES, Binding, hull
 
 Hook = Callable[[cst.CSTNode], None]
 
@@ -153,7 +154,7 @@ class _Walker:
         elif name == "Assign":
             for target in node.targets:  # type: ignore[attr-defined]
                 _bind_target(ctx, target.target, node.value)  # type: ignore[attr-defined]
-                _note_zero_replacement(ctx, target.target, node.value)  # type: ignore[attr-defined]
+                _narrow_by_replacement(ctx, target.target, node.value)  # type: ignore[attr-defined]
         elif name == "AnnAssign" and node.value is not None:  # type: ignore[attr-defined]
             _bind_target(ctx, node.target, node.value)  # type: ignore[attr-defined]
         elif name == "AugAssign" and isinstance(node.target, cst.Name):  # type: ignore[attr-defined]
@@ -227,16 +228,23 @@ def _tolerance_tested(ctx: FileContext, comparison: cst.Comparison) -> str | Non
 _ZERO_TESTS_OF = frozenset({"min", "amin", "abs", "float", "double", "item", "detach"})
 
 
-def _note_zero_replacement(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-    """`std[std == 0] = 1` (or `x[x.abs() < eps] = eps`): the zeros of `std` were replaced."""
+def _narrow_by_replacement(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+    """`std[std == 0] = 1`, `x[x.abs() < eps] = eps`, `df2[df2 <= 2] = nan`: the rest of
+    the variable keeps the other side of the condition; a NaN fill marks the replaced
+    region undefined on purpose (a moment that does not exist), so it is left out."""
     if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and len(target.slice) == 1):
         return
-    index = target.slice[0].slice
-    replacement = ctx.value(value)
-    if not (isinstance(index, cst.Index) and replacement.known and (replacement.lo > 0 or replacement.hi < 0)):
+    index, name = target.slice[0].slice, target.value.value
+    bound = ctx.binding(name)
+    if not isinstance(index, cst.Index) or bound is None or not bound.value.known:
         return
-    if excludes_zero(ctx.values, index.value, target.value, selected_when_true=False):
-        ctx.scope.zero_checked.add(target.value.value)
+    rest = ctx.values.narrowed(target.value, index.value, holds=False)
+    if rest is bound.value:
+        return  # the condition says nothing about the variable
+    replacement = ctx.value(value)
+    if not (replacement.number and math.isnan(replacement.lo)):
+        rest = hull(rest, replacement) if replacement.known else replace(rest, known=False)
+    ctx.scope.bindings[name] = Binding(bound.expr, replace(rest, tensor=bound.value.tensor, number=bound.value.number))
 
 
 def _tested_name(operand: cst.BaseExpression) -> str | None:

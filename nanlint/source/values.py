@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 import libcst as cst
 
-from nanlint.source.conditions import compact_text, excludes_zero, where_branches
+from nanlint.source.conditions import FLIPPED, compact_text, excludes_zero, facts, where_branches
 from nanlint.source.names import Scope, qualified_name
 
 INF = math.inf
@@ -241,6 +241,24 @@ def div(a: Value, b: Value) -> Value:
 
 
 _SMALLEST = math.ulp(0.0)
+
+
+def _within(v: Value, operator: str, c: float) -> Value:
+    """`v` where `v <operator> c` holds."""
+    lo, hi = v.lo, v.hi
+    if operator == ">":
+        lo = max(lo, math.nextafter(c, INF))
+    elif operator == ">=":
+        lo = max(lo, c)
+    elif operator == "<":
+        hi = min(hi, math.nextafter(c, -INF))
+    elif operator == "<=":
+        hi = min(hi, c)
+    elif operator == "==":
+        lo, hi = max(lo, c), min(hi, c)
+    elif operator == "!=" and c == 0.0:
+        return _without_zero(v)
+    return replace(v, lo=lo, hi=hi) if lo <= hi else v
 
 
 def _without_zero(v: Value) -> Value:
@@ -784,6 +802,8 @@ class Binding:
 
 
 _MAX_DEPTH = 150
+# Index expressions that can be a boolean mask (`x[x > 0]`, `x[~m]`, `x[keep]`).
+_CONDITIONS = (cst.Comparison, cst.UnaryOperation, cst.BinaryOperation, cst.BooleanOperation, cst.Name)
 # Calls that return (values, indices) with dim: unpacking or `[0]` gives the values.
 VALUES_AND_INDICES = frozenset({"topk", "sort", "max", "min", "kthvalue", "median", "mode", "cummax", "cummin"})
 _CASTS = frozenset({"float", "double", "half", "bfloat16", "to", "type_as", "long", "int", "bool"})
@@ -859,7 +879,12 @@ class ValueAnalyzer:
             if not base.tensor:
                 return UNKNOWN
             # `topk(...)[0]` is the values; any other index selects other rows.
-            return base if self._values_of_pair(node) else replace(base, tags=_without_row_tags(base.tags))
+            if self._values_of_pair(node):
+                return base
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if isinstance(index, cst.Index) and isinstance(index.value, _CONDITIONS):
+                base = self.narrowed(node.value, index.value, holds=True)  # `df[df > 2]` is above 2
+            return replace(base, tags=_without_row_tags(base.tags))
         if isinstance(node, cst.UnaryOperation):
             inner = self.value(node.expression)
             if isinstance(node.operator, cst.Minus):
@@ -979,6 +1004,22 @@ class ValueAnalyzer:
                 return Value(lo=0.0, hi=max(value.hi, 0.0), tensor=True, known=value.known)
             return Value(lo=min(value.lo, 0.0), hi=0.0, tensor=True, known=value.known)
         return None
+
+    def narrowed(self, subject: cst.BaseExpression, condition: cst.BaseExpression, holds: bool) -> Value:
+        """The value of `subject` where `condition` is `holds`: `x[x > 2]` is above 2, and
+        after `x[x <= 2] = nan` the rest of `x` is above 2 too."""
+        value, target = self.value(subject), compact_text(subject)
+        for left, operator, right in facts(self, condition, holds):
+            if compact_text(left) == target:
+                bound = self.value(right)
+            elif compact_text(right) == target:
+                bound, operator = self.value(left), FLIPPED[operator]
+            else:
+                continue
+            if not (bound.known and bound.lo == bound.hi) or math.isnan(bound.lo):
+                continue
+            value = _within(value, operator, bound.lo)
+        return value
 
     def _values_of_pair(self, node: cst.Subscript) -> bool:
         """`x.topk(k)[0]`, `x.max(-1)[0]`: the values of a (values, indices) result."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source.checks._calls import unparenthesized
-from nanlint.source.conditions import excludes_zero, selecting_conditions
+from nanlint.source.conditions import excludes_zero, reads, selecting_conditions
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import Value
 
@@ -68,11 +68,26 @@ class UnguardedDivision(StaticRule):
 
     def _selected_away_from_zero(self, denominator: cst.BaseExpression) -> bool:
         """`torch.where(d > 0, n / d, 1.0)`: the quotient is kept only where `d` is not 0,
-        so the forward value is finite (a NaN gradient there is NAN501's)."""
+        so the forward value is finite (a NaN gradient there is NAN501's). So is
+        `q = n / (c - 1)` when every later read of `q` is `torch.where(c > 1, q, inf)`."""
+        values, ancestors = self.ctx.values, self.ctx.ancestors
+        if self._kept_where_nonzero(ancestors, denominator):
+            return True
+        statement = ancestors[-2] if len(ancestors) > 1 else None
+        if not (isinstance(statement, cst.Assign) and statement.value is ancestors[-1] and len(statement.targets) == 1):
+            return False
+        target = statement.targets[0].target
+        if not isinstance(target, cst.Name):
+            return False
+        scope = self.ctx.functions[-1] if self.ctx.functions else self.ctx.module
+        paths = list(reads(scope, target.value))
+        return bool(paths) and all(self._kept_where_nonzero(path, denominator) for path in paths)
+
+    def _kept_where_nonzero(self, path: list[cst.CSTNode], denominator: cst.BaseExpression) -> bool:
         values = self.ctx.values
         return any(
             excludes_zero(values, condition, denominator, selected_when_true)
-            for condition, selected_when_true in selecting_conditions(values, self.ctx.ancestors)
+            for condition, selected_when_true in selecting_conditions(values, path)
         )
 
     def _magnitude_of_checked(self, denominator: cst.BaseExpression) -> bool:
