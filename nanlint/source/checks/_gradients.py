@@ -35,7 +35,7 @@ _INTEGER_RESULTS = frozenset(
 def without_gradient(ctx: FileContext, node: cst.CSTNode) -> bool:
     """True when `node` (the node being visited) is in code autograd never differentiates."""
     return (
-        _in_no_grad(ctx)
+        in_no_grad(ctx)
         or _in_preparation_class(ctx)
         or _becomes_a_number(ctx, node)
         or _preparation_file(ctx)
@@ -51,7 +51,8 @@ def _last_name(node: cst.BaseExpression) -> str:
     return node.value if isinstance(node, cst.Name) else ""
 
 
-def _in_no_grad(ctx: FileContext) -> bool:
+def in_no_grad(ctx: FileContext) -> bool:
+    """Inside `with torch.no_grad()`/`inference_mode()`, or a function decorated so (or cached)."""
     for ancestor in ctx.ancestors:
         if isinstance(ancestor, cst.With):
             for item in ancestor.items:

@@ -1,9 +1,13 @@
 """NAN401 batchnorm-tiny-batch: a BatchNorm model trained on a configured tiny batch."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import libcst as cst
 
 from nanlint.findings import Severity
+from nanlint.source.checks._gradients import in_no_grad
 from nanlint.source.context import FileContext
 from nanlint.source.rule import StaticRule
 
@@ -12,6 +16,8 @@ BATCH_NORMS = frozenset(
     for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")
 ) | {"torch.nn.functional.batch_norm"}
 DATA_LOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+# Names of loaders that only feed evaluation (`val_loader`, `test_dl`, `eval_dataloader`).
+_EVALUATION_NAME = re.compile(r"(^|_)(val|valid|validation|test|eval|evaluation|dev|predict|inference)(_|$)", re.IGNORECASE)
 # Tensor factories whose first size is the batch dimension of a literal training batch.
 _FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "normal", "randint"})
 
@@ -26,6 +32,20 @@ def _first_size(call: cst.Call, name: str) -> cst.BaseExpression | None:
     if isinstance(size, (cst.Tuple, cst.List)):
         return size.elements[0].value if size.elements else None
     return size
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A configured batch size: the node to report, what configured it, and where."""
+
+    node: cst.CSTNode
+    size: int
+    source: str
+    # A literal batch: the scope that must optimize for it to be training.
+    scope: int | None = None
+    # A loader: its DataLoader call and the name it is bound to.
+    loader: cst.Call | None = None
+    name: str | None = None
 
 
 class BatchNormTinyBatch(StaticRule):
@@ -43,8 +63,12 @@ class BatchNormTinyBatch(StaticRule):
         # Scopes that run backward() or an optimizer step: a train-mode forward elsewhere
         # (a quick check of the outputs) is not training.
         self.optimizing_scopes: set[int] = set()
-        # (node, size, what configured it, scope that must optimize or None for loaders)
-        self.batches: list[tuple[cst.CSTNode, int, str, int | None]] = []
+        self.batches: list[_Batch] = []
+        # A loader that only feeds evaluation has no BatchNorm statistics to spoil: one named
+        # so, or one whose every loop runs under no_grad or with its scope's models in eval
+        # mode. Loops by the name iterated (evaluating or not), and loaders looped over inline.
+        self.loops: dict[str, list[bool]] = {}
+        self.evaluation_loaders: set[int] = set()
         # Train/eval mode of module variables, by (scope, name), in source order.
         self.modes: dict[tuple[int, str], bool] = {}
 
@@ -63,9 +87,22 @@ class BatchNormTinyBatch(StaticRule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.class_starts.append(self.built)
 
-    def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        if self.built > self.class_starts.pop():
-            self.batch_norm_classes.add(node.name.value)
+    def visit_For(self, node: cst.For) -> None:
+        self._loop(node.iter)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._loop(node.iter)
+
+    def _loop(self, source: cst.BaseExpression) -> None:
+        scope_modes = [training for (scope, _), training in self.modes.items() if scope == id(self.ctx.scope)]
+        evaluating = in_no_grad(self.ctx) or (bool(scope_modes) and not any(scope_modes))
+        if isinstance(source, cst.Call) and isinstance(source.func, cst.Name) and source.func.value == "enumerate":
+            source = source.args[0].value if source.args else source
+        if isinstance(source, cst.Call) and evaluating:
+            self.evaluation_loaders.add(id(source))
+        elif isinstance(source, (cst.Name, cst.Attribute)):
+            name = source.attr.value if isinstance(source, cst.Attribute) else source.value
+            self.loops.setdefault(name, []).append(evaluating)
 
     def _carries_batch_norm(self, expr: cst.BaseExpression | None, depth: int = 0) -> bool:
         """Whether a module expression builds a BatchNorm: `nn.Sequential(..., nn.BatchNorm1d(..))`,
@@ -96,7 +133,17 @@ class BatchNormTinyBatch(StaticRule):
             self.trains = True  # shuffling is what training loaders do
         size = self._literal_size(batch)
         if batch is not None and size is not None:
-            self.batches.append((batch, size, f"DataLoader(batch_size={size})", None))
+            self.batches.append(_Batch(batch, size, f"DataLoader(batch_size={size})", loader=node, name=self._bound_name()))
+
+    def _bound_name(self) -> str | None:
+        """`val_loader` of `val_loader = DataLoader(...)` or `self.val_loader = ...`, while visiting the call."""
+        ancestors = self.ctx.ancestors
+        parent = ancestors[-2] if len(ancestors) > 1 else None
+        if not (isinstance(parent, cst.Assign) and len(parent.targets) == 1):
+            return None
+        target = parent.targets[0].target
+        name = target.attr if isinstance(target, cst.Attribute) else target
+        return name.value if isinstance(name, cst.Name) else None
 
     def _method(self, node: cst.Call, func: cst.Attribute) -> None:
         method = func.attr.value
@@ -123,7 +170,7 @@ class BatchNormTinyBatch(StaticRule):
         size = self._literal_size(_first_size(argument, name))
         if size is not None:
             source = f"a training batch of {size} (`{self.ctx.short_code(argument, 40)}`)"
-            self.batches.append((node, size, source, id(self.ctx.scope)))
+            self.batches.append(_Batch(node, size, source, scope=id(self.ctx.scope)))
 
     def _literal_size(self, node: cst.BaseExpression | None) -> int | None:
         if node is None:
@@ -133,14 +180,25 @@ class BatchNormTinyBatch(StaticRule):
             return int(value.lo)
         return None
 
+    def _outside_training(self, batch: _Batch) -> bool:
+        """A literal batch fed where nothing is optimized, or a loader that only feeds evaluation."""
+        if batch.scope is not None:
+            return batch.scope not in self.optimizing_scopes
+        name = batch.name
+        if id(batch.loader) in self.evaluation_loaders or (name and _EVALUATION_NAME.search(name)):
+            return True
+        loops = self.loops.get(name, []) if name else []
+        return bool(loops) and all(loops)
+
     def finish(self) -> None:
         if not (self.has_batch_norm and self.trains):
             return
         settings = self.ctx.settings
         minimum = settings.option("NAN401", "min-batch-size", settings.min_batch_size)
-        for node, size, source, scope in self.batches:
-            if size >= minimum or (scope is not None and scope not in self.optimizing_scopes):
+        for batch in self.batches:
+            if batch.size >= minimum or self._outside_training(batch):
                 continue
+            node, size, source = batch.node, batch.size, batch.source
             if size == 1:
                 why = "BatchNorm raises 'Expected more than 1 value per channel' on (N, C) inputs, and one sample's statistics are its own values"
             else:
