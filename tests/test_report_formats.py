@@ -148,3 +148,15 @@ def test_cli_sarif_of_the_examples_is_valid():
     document = json.loads(result.output)
     assert document["runs"][0]["results"]
     jsonschema.Draft4Validator(schema).validate(document)
+
+
+def test_summary_line_tells_safe_from_unsafe_fixes():
+    source = (
+        "import torch\n\n\ndef f(x, y):\n"
+        "    a = torch.acos(torch.cosine_similarity(x, y))\n"
+        "    return a, torch.log(torch.softmax(x, -1))\n"
+    )
+    rendered = text.render(RunSummary(files=1, findings=check_source(source, "m.py")), show_source=False)
+    assert rendered.splitlines()[-1] == (
+        "Found 2 findings in 1 file (NAN202 x1, NAN206 x1). 1 fixable with --fix. 1 more fixable with --unsafe-fixes."
+    )

@@ -57,8 +57,10 @@ def render(
     count = len(summary.findings)
     if count:
         by_code = ", ".join(f"{code} x{n}" for code, n in summary.by_code().items())
-        fixable = sum(1 for f in summary.findings if f.fix is not None)
-        hint = f" {fixable} fixable with --fix (or --unsafe-fixes)." if fixable else ""
+        safe = sum(1 for f in summary.findings if f.fix is not None and f.fix.safe)
+        unsafe = sum(1 for f in summary.findings if f.fix is not None and not f.fix.safe)
+        hint = (f" {safe} fixable with --fix." if safe else "") + (
+            f" {unsafe} {'more ' if safe else ''}fixable with --unsafe-fixes." if unsafe else "")
         out.append(f"Found {count} finding{'s' if count != 1 else ''} in {summary.scope()} ({by_code}).{hint}")
     else:
         out.append(f"No NaN/Inf hazards found in {summary.scope()}.")
