@@ -51,7 +51,15 @@ def check_finite(
     errors = [run.error for run in result.runs if run.error]
     if not errors and not any(observed_nonfinite(f) for f in findings):
         return
-    lines = [f"nanlint.assert_finite: {type(model).__name__} is not finite in {' and '.join(modes)} mode"]
+    failing = [run.mode for run in result.runs if run.error or run.went_nonfinite]
+    finite = [mode for mode in modes if mode not in failing]
+    name = type(model).__name__
+    if failing:
+        heading = f"{name} is not finite in {' and '.join(failing)} mode"
+        heading += f" ({' and '.join(finite)} mode is finite)" if finite else ""
+    else:  # the runs were finite, but a parameter or buffer holds NaN/Inf
+        heading = f"{name} holds NaN/Inf in its parameters or buffers ({' and '.join(modes)} mode runs finite)"
+    lines = [f"nanlint.assert_finite: {heading}"]
     lines += [f"  {error}" for error in errors]
     report = render(RunSummary(files=1, findings=findings)).splitlines()
     lines += report[:-1] if findings else []

@@ -36,13 +36,16 @@ def test_raises_with_the_report_when_eval_goes_nan():
     with pytest.raises(AssertionError) as raised:
         nanlint.assert_finite(model, torch.randn(16, 4))
     report = str(raised.value)
-    assert report.startswith("nanlint.assert_finite: Sequential is not finite in train and eval mode")
+    assert report.startswith("nanlint.assert_finite: Sequential is not finite in eval mode (train mode is finite)")
     assert "NAN601 `batch_norm` in `1` is the first op to output NaN in eval mode only" in report
     assert "NAN403 BatchNorm `1` has degenerate running statistics" in report
     # Train mode alone runs finite, but the buffer itself holds NaN: still an error.
     with pytest.raises(AssertionError) as raised:
         nanlint.assert_finite(model, torch.randn(16, 4), modes=("train",))
     assert "NAN601" not in str(raised.value) and "NAN403" in str(raised.value)
+    assert str(raised.value).startswith(
+        "nanlint.assert_finite: Sequential holds NaN/Inf in its parameters or buffers (train mode runs finite)"
+    )
 
 
 @needs_torch
