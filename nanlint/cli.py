@@ -327,6 +327,10 @@ def check(
         raise click.UsageError("`-` (stdin) is checked on its own")
     if unsafe_fixes and not (fix or diff):
         raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
+    if (shapes or ranges) and not traces:
+        raise click.UsageError("--input-shape and --input-range describe the inputs of a --trace target")
+    if stdin_filename and paths != ("-",):
+        raise click.UsageError("--stdin-filename names the text read from stdin: check `-`")
     project = _project([stdin_filename] if stdin_filename and paths == ("-",) else paths, config_file)
     settings = _settings(project.settings, select, extend_select, ignore, precision, min_batch_size)
     if paths == ("-",):

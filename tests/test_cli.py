@@ -88,3 +88,10 @@ def test_console_script_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "nanlint", "check", QUIET], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "No NaN/Inf hazards found in 1 file." in result.stdout
+
+
+def test_options_that_would_be_ignored_are_usage_errors():
+    shape = run("check", RATIO, "--input-shape", "3,10")
+    assert shape[0] == 2 and "describe the inputs of a --trace target" in shape[2]
+    named = run("check", RATIO, "--stdin-filename", "m.py")
+    assert named[0] == 2 and "--stdin-filename names the text read from stdin" in named[2]
