@@ -86,11 +86,25 @@ def _denominator(analysis: Analysis, op: Op, value: Any, detail_prefix: str) -> 
         return []
     name = _operand_name(value)
     detail = f"{detail_prefix} `{name}` has range {interval.describe()}, which includes 0"
-    fields = {"denominator": name, "why": _why(interval)}
+    fields = {"denominator": name, "why": _why(interval), "result": _quotient_at_zero(analysis, op)}
     if interval.origin in REDUCTIONS:
         fields["instead"] = _NORMALIZATION_FIX.get(interval.origin, "`.clamp_min(eps)` on the denominator")
         return [Hazard("NAN102", op, detail, fields, _range_extra(interval))]
     return [Hazard("NAN101", op, detail, fields, _range_extra(interval))]
+
+
+def _quotient_at_zero(analysis: Analysis, op: Op) -> str:
+    """What the division gives where its denominator is 0: a reciprocal or a numerator that
+    cannot be 0 gives Inf; a numerator that can be 0 with it (`x / x.norm()`) gives 0/0."""
+    if op.kind != "div":
+        return "nonzero/0 = Inf"
+    numerator = op.args.get("input")
+    interval = analysis.range_of(numerator) if isinstance(numerator, Ref) else None
+    if isinstance(numerator, (int, float)) and numerator != 0:
+        return "nonzero/0 = Inf"
+    if isinstance(interval, Interval) and not interval.lo <= 0.0 <= interval.hi:
+        return "nonzero/0 = Inf"
+    return "0/0 = NaN"
 
 
 def check_div(analysis: Analysis, op: Op) -> list[Hazard]:
@@ -114,7 +128,7 @@ def check_rsqrt(analysis: Analysis, op: Op) -> list[Hazard]:
         return []
     name = _operand_name(value)
     detail = f"rsqrt argument `{name}` has range {interval.describe()}, which reaches 0"
-    fields = {"denominator": f"sqrt({name})", "why": _why(interval)}
+    fields = {"denominator": f"sqrt({name})", "why": _why(interval), "result": "nonzero/0 = Inf"}
     if interval.origin in REDUCTIONS:
         fields["instead"] = _NORMALIZATION_FIX.get(interval.origin, "`.clamp_min(eps)` on the argument")
         return [Hazard("NAN102", op, detail, fields, _range_extra(interval))]

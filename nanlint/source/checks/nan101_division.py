@@ -62,9 +62,21 @@ class UnguardedDivision(StaticRule):
         if "reduction" in value.tags and value.tags & {"norm", "std", "sum", "mean", "max"}:
             kind = "norm" if "norm" in value.tags else "std" if "std" in value.tags else "sum"
             instead = _NORMALIZATION_FIX.get(kind, "`.clamp_min(eps)` on the denominator")
-            self.ctx.report("NAN102", node, denominator=text, why=value.origin(), instead=instead, detail=detail)
+            result = "nonzero/0 = Inf" if self._nonzero_numerator(node) else "0/0 = NaN"
+            self.ctx.report("NAN102", node, denominator=text, why=value.origin(), result=result, instead=instead,
+                            detail=detail)
         else:
             self.ctx.report("NAN101", node, denominator=text, why=value.origin(), detail=detail)
+
+    def _nonzero_numerator(self, node: cst.CSTNode) -> bool:
+        """`1.0 / x.sum()`, `rsqrt(v)`: the numerator cannot be 0 with the denominator, so 0 gives Inf, not NaN."""
+        if isinstance(node, cst.Call):
+            return self.ctx.call_name(node)[0] in _RECIPROCALS
+        numerator = node.left if isinstance(node, cst.BinaryOperation) else None
+        if numerator is None:
+            return False
+        value = self.ctx.value(numerator)
+        return value.number and value.known and (value.lo > 0 or value.hi < 0)
 
     def _selected_away_from_zero(self, denominator: cst.BaseExpression) -> bool:
         """`torch.where(d > 0, n / d, 1.0)`: the quotient is kept only where `d` is not 0,
