@@ -113,9 +113,9 @@ class _Walker:
     def _enter(self, node: cst.CSTNode, name: str) -> None:
         ctx = self.ctx
         if name == "Call":
-            ctx.facts.observe_call(node, ctx.scope)  # type: ignore[arg-type]
+            ctx.facts.observe_call(node, ctx.scope, ctx.ancestors)  # type: ignore[arg-type]
         elif name == "Attribute":
-            ctx.facts.observe_attribute(node, ctx.scope, ctx.ancestors[-2])  # type: ignore[arg-type]
+            ctx.facts.observe_attribute(node, ctx.scope, ctx.ancestors)  # type: ignore[arg-type]
         elif name in ("If", "While", "Assert"):
             _note_zero_checks(ctx, node.test)  # type: ignore[attr-defined]
         elif name in ("Import", "ImportFrom"):

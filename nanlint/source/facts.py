@@ -7,10 +7,16 @@ different things for an optimizer: `.half()` / `torch.float16` dtypes store tens
 parameters in float16 (Adam's eps then lives in float16 too), while fp16 autocast
 (`torch.cuda.amp.autocast()`, CUDA autocast, `dtype=torch.float16`) runs some ops in
 float16 on float32 parameters.
+
+Neither counts where the float16 tensors never reach training: a `Dataset` that hands
+out float16 samples (the model casts them), or a float16 copy made to be saved
+(`torch.save(model.half().state_dict(), ...)`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import libcst as cst
 
@@ -19,6 +25,8 @@ from nanlint.source.names import Scope, qualified_name
 FP16_NAMES = frozenset({"torch.float16", "torch.half"})
 BF16_NAMES = frozenset({"torch.bfloat16"})
 _AUTOCAST = frozenset({"torch.autocast", "torch.cuda.amp.autocast", "torch.amp.autocast", "torch.cpu.amp.autocast"})
+_SAVES = frozenset({"torch.save", "torch.jit.save", "torch.onnx.export", "safetensors.torch.save_file"})
+_DATASET_BASE = re.compile(r"Dataset$")
 
 
 @dataclass
@@ -30,22 +38,26 @@ class FileFacts:
     # dtype arguments of autocast calls, so they are not also taken for storage.
     _autocast_dtypes: set[int] = field(default_factory=set)
 
-    def observe_attribute(self, node: cst.Attribute, scope: Scope, parent: cst.CSTNode) -> None:
+    def observe_attribute(self, node: cst.Attribute, scope: Scope, ancestors: Sequence[cst.CSTNode]) -> None:
         # Only a dtype passed to a call stores anything in it (`.to(torch.float16)`,
         # `dtype=torch.half`); `x.dtype == torch.float16` and dtype tables do not.
-        if not isinstance(parent, cst.Arg):
+        if not isinstance(ancestors[-2], cst.Arg):
             return
         if node.attr.value in ("float16", "half", "bfloat16") and id(node) not in self._autocast_dtypes:
+            if _in_dataset(ancestors):
+                return
             qual = qualified_name(node, scope)
             if qual in FP16_NAMES:
                 self.half_storage.append(node)
             elif qual in BF16_NAMES:
                 self.bf16_sites.append(node)
 
-    def observe_call(self, node: cst.Call, scope: Scope) -> None:
+    def observe_call(self, node: cst.Call, scope: Scope, ancestors: Sequence[cst.CSTNode]) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and not node.args and qualified_name(func, scope) is None:
             if func.attr.value == "half":
+                if _in_dataset(ancestors) or _saved(ancestors, scope):
+                    return
                 self.half_storage.append(node)
                 return
             if func.attr.value == "bfloat16":
@@ -82,6 +94,25 @@ class FileFacts:
         if self.bf16_sites:
             return "bf16"
         return "fp32"
+
+
+def _in_dataset(ancestors: Sequence[cst.CSTNode]) -> bool:
+    """Inside a `Dataset` class: samples it makes float16 are cast by whoever trains on them."""
+    return any(
+        isinstance(a, cst.ClassDef) and any(_DATASET_BASE.search(_base_name(b.value)) for b in a.bases) for a in ancestors
+    )
+
+
+def _saved(ancestors: Sequence[cst.CSTNode], scope: Scope) -> bool:
+    """`model.half().state_dict()` or `torch.save(model.half(), ...)`: a float16 copy to store, not to train."""
+    parent = ancestors[-2] if len(ancestors) > 1 else None
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "state_dict":
+        return True
+    return any(isinstance(a, cst.Call) and qualified_name(a.func, scope) in _SAVES for a in ancestors[:-1])
+
+
+def _base_name(node: cst.BaseExpression) -> str:
+    return _last_name(node) if isinstance(node, (cst.Attribute, cst.Name)) else ""
 
 
 def _last_name(func: cst.BaseExpression) -> str:

@@ -87,6 +87,10 @@ class BatchNormTinyBatch(StaticRule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.class_starts.append(self.built)
 
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        if self.built > self.class_starts.pop():
+            self.batch_norm_classes.add(node.name.value)
+
     def visit_For(self, node: cst.For) -> None:
         self._loop(node.iter)
 
