@@ -25,7 +25,14 @@ from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deep
 from nanlint.source.positions import spans_of
 from nanlint.source.rule import StaticRule
 from nanlint.source.tree import children
-from nanlint.source.values import UNKNOWN, VALUES_AND_INDICES, Binding, hull
+from nanlint.source.values import (
+    PERMUTATION,
+    UNKNOWN,
+    VALUES_AND_INDICES,
+    Binding,
+    hull,
+    picks_one_column,
+)
 
 Hook = Callable[[cst.CSTNode], None]
 
@@ -155,6 +162,7 @@ class _Walker:
             for target in node.targets:  # type: ignore[attr-defined]
                 _bind_target(ctx, target.target, node.value)  # type: ignore[attr-defined]
                 _narrow_by_replacement(ctx, target.target, node.value)  # type: ignore[attr-defined]
+                _note_spared_column(ctx, target.target, node.value)  # type: ignore[attr-defined]
         elif name == "AnnAssign" and node.value is not None:  # type: ignore[attr-defined]
             _bind_target(ctx, node.target, node.value)  # type: ignore[attr-defined]
         elif name == "AugAssign" and isinstance(node.target, cst.Name):  # type: ignore[attr-defined]
@@ -247,6 +255,32 @@ def _narrow_by_replacement(ctx: FileContext, target: cst.BaseExpression, value: 
     ctx.scope.bindings[name] = Binding(bound.expr, replace(rest, tensor=bound.value.tensor, number=bound.value.number))
 
 
+def _note_spared_column(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+    """`remove[..., 0] = False` (top-p filtering keeps the most likely token): from here on
+    the mask leaves a column of every row unmasked, so it never masks a whole row. Any
+    other write of something that is not False may mask that column again."""
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
+        return
+    name = target.value.value
+    bound = ctx.binding(name)
+    if bound is None or "mask" not in bound.value.tags:
+        return
+    clears = _is_false(value)
+    if clears and picks_one_column(target):
+        tags = bound.value.tags | {"spares_column"}
+    elif not clears and "spares_column" in bound.value.tags:
+        tags = bound.value.tags - {"spares_column"}
+    else:
+        return
+    ctx.scope.bindings[name] = Binding(bound.expr, replace(bound.value, tags=tags))
+
+
+def _is_false(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value == "False"
+    return isinstance(node, (cst.Integer, cst.Float)) and float(node.evaluated_value) == 0.0
+
+
 def _tested_name(operand: cst.BaseExpression) -> str | None:
     while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and operand.func.attr.value in _ZERO_TESTS_OF:
         operand = operand.func.value
@@ -292,9 +326,13 @@ def _bind_target(ctx: FileContext, target: cst.BaseExpression, value: cst.BaseEx
         for element, element_value in zip(target.elements, values):
             _bind_target(ctx, element.value, element_value)
         first = target.elements[0].value if target.elements else None
-        if isinstance(value, cst.Call) and isinstance(first, cst.Name) and ctx.call_name(value)[0] in VALUES_AND_INDICES:
+        called = ctx.call_name(value)[0] if isinstance(value, cst.Call) else None
+        if called in VALUES_AND_INDICES and isinstance(first, cst.Name):
             # `values, indices = probs.topk(k)`: the values keep the range of `probs`.
-            ctx.scope.bindings[first.value] = Binding(value, ctx.value(value))
+            ctx.scope.bindings[first.value] = Binding(value, ctx.value(value))  # type: ignore[arg-type]
+            indices = target.elements[1].value if len(target.elements) > 1 else None
+            if called == "sort" and isinstance(indices, cst.Name):
+                ctx.scope.bindings[indices.value] = Binding(None, PERMUTATION)
 
 
 def _enabled_codes(settings: Settings) -> frozenset[str]:

@@ -271,20 +271,65 @@ def _without_zero(v: Value) -> Value:
 
 
 def _spares_the_maximum(node: cst.Comparison, operands: list[Value]) -> bool:
-    """`gap > t` (t >= 0) or `t < gap`, with `gap` 0 at the row maximum: a mask that
-    never masks the maximum, so never a whole row."""
+    """A mask that never masks a row's maximum, so never a whole row: `gap > t` (t >= 0)
+    or `t < gap`, with `gap` 0 at the row maximum; `x < v` (or `v > x`) with `v` an entry
+    of each row of `x` (`v, _ = x.topk(k)` ... `x < v[:, [-1]]`)."""
     if len(node.comparisons) != 1:
         return False
     operator, (left, right) = node.comparisons[0].operator, operands
+    smaller = node.comparisons[0].comparator
     if isinstance(operator, (cst.LessThan, cst.LessThanEqual)):
-        left, right, strict = right, left, isinstance(operator, cst.LessThan)
+        left, right, smaller, strict = right, left, node.left, isinstance(operator, cst.LessThan)
     elif isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)):
         strict = isinstance(operator, cst.GreaterThan)
     else:
         return False
+    if strict and _ROW_ENTRY + compact_text(smaller) in left.tags:
+        return True  # the maximum is not below an entry of its own row
     if "gap_to_max" not in left.tags or not right.known:
         return False
     return right.lo >= 0 if strict else right.lo > 0
+
+
+def _column_pick(node: cst.Subscript) -> cst.BaseSlice | None:
+    """The index of `v[:, [-1]]`, `v[..., -1, None]`, `v[:, -1:]`: every row kept, columns
+    picked along the last indexed dim (a leading `:` or `...` says which dim that is)."""
+    elements = [e.slice for e in node.slice if not _is_none_index(e.slice)]
+    if len(elements) < 2 or not all(_whole_dim(e) for e in elements[:-1]):
+        return None
+    return elements[-1]
+
+
+def picks_one_column(node: cst.Subscript) -> bool:
+    """`m[..., 0]`, `m[:, -1]`, `m[..., :1]`, `m[..., -n:]`: at least one column of every row."""
+    last = _column_pick(node)
+    if isinstance(last, cst.Index):
+        return _integer(last.value) is not None
+    if not isinstance(last, cst.Slice) or last.step is not None:
+        return False
+    if last.upper is None:
+        # `-n:` is the last n columns, or all of them for n = 0: never none.
+        return isinstance(last.lower, cst.UnaryOperation) and isinstance(last.lower.operator, cst.Minus)
+    upper = _integer(last.upper)
+    return last.lower is None and upper is not None and upper >= 1
+
+
+def _integer(node: cst.BaseExpression) -> int | None:
+    """The value of an integer literal, negated or not."""
+    sign = 1
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node, sign = node.expression, -1
+    return sign * node.evaluated_value if isinstance(node, cst.Integer) else None  # type: ignore[operator]
+
+
+def _is_none_index(element: cst.BaseSlice) -> bool:
+    return isinstance(element, cst.Index) and isinstance(element.value, cst.Name) and element.value.value == "None"
+
+
+def _whole_dim(element: cst.BaseSlice) -> bool:
+    if isinstance(element, cst.Slice):
+        return element.lower is None and element.upper is None and element.step is None
+    return isinstance(element, cst.Index) and isinstance(element.value, cst.Ellipsis)
 
 
 def _quotient(x: float, y: float) -> float:
@@ -367,6 +412,9 @@ class Args:
     positional: list[Value]
     keywords: dict[str, Value]
     nodes: list[cst.Arg]
+    # The tensor the call applies to (the receiver of a method, else the first positional
+    # argument): row tags name it by its source text.
+    subject: cst.BaseExpression | None = None
 
     def get(self, index: int, name: str, default: Value = UNKNOWN) -> Value:
         if name in self.keywords:
@@ -416,9 +464,8 @@ def _maximum(args: Args) -> Value:
     second = args.positional[1] if len(args.positional) > 1 else None
     # An eps-named second argument (`torch.max(scale, self.eps)`) is a floor, not a dim.
     if second is None or (second.number and "eps" not in second.tags) or "dim" in args.keywords:
-        result = replace(
-            args.first, known=_reduction_known(args.first), tags=args.first.tags & {"exp", "prob"} | {"reduction", "max"}, tensor=True
-        )
+        tags = args.first.tags & {"exp", "prob"} | {"reduction", "max"} | _row_entries(args, _dim_text(args, 1))
+        result = replace(args.first, known=_reduction_known(args.first), tags=tags, tensor=True)
         if _CIRCLE + (_dim_text(args, 1) or "") in args.first.tags:
             result = replace(result, lo=max(result.lo, math.sqrt(0.5)))  # max(|cos t|, |sin t|)
         return result
@@ -485,6 +532,21 @@ def _scatter_reduce(args: Args) -> Value:
     return UNKNOWN_TENSOR
 
 
+# The indices of a `sort` along a dim (or an `argsort`) hold each position of a row once.
+PERMUTATION = Value(tensor=True, tags=frozenset({"permutation"}))
+
+
+def _scatter(args: Args) -> Value:
+    """`m.scatter(dim, sort_indices, m)` (top-p filtering back in vocabulary order): the
+    index is a permutation, so every position is written and each row of the result holds
+    the entries of a row of `src`; a mask that leaves a column of every row unmasked
+    (`spares_column`) still leaves one."""
+    index, source = args.get(2, "index"), args.get(3, "src")
+    if "permutation" in index.tags and "spares_column" in source.tags:
+        return tensor(0.0, 1.0, "mask", "spares_column")
+    return UNKNOWN_TENSOR
+
+
 def _triangle(args: Args) -> Value:
     # `tril(ones(n, n))` and `triu(..., diagonal=1)` build causal masks: no row is all masked.
     x = args.first
@@ -537,9 +599,13 @@ def _relu(a: Value) -> Value:
     return replace(a, lo=max(a.lo, 0.0), hi=max(a.hi, 0.0), known=True, guarded=False, tags=frozenset())
 
 
-def _reduction(tag: str) -> Spec:
+def _reduction(tag: str, *, entries: bool = False) -> Spec:
+    """`entries`: the result is an entry of each row reduced (`amax`), not only a statistic."""
     return lambda args: replace(
-        args.first, known=_reduction_known(args.first), tensor=True, tags=args.first.tags & {"exp", "prob"} | {"reduction", tag}
+        args.first,
+        known=_reduction_known(args.first),
+        tensor=True,
+        tags=args.first.tags & {"exp", "prob"} | {"reduction", tag} | (_row_entries(args, _dim_text(args, 1)) if entries else frozenset()),
     )
 
 
@@ -561,6 +627,13 @@ _SUMS_TO_ONE = "sums_to_one@"
 _TOP_OF_ONE = "top_of_one@"
 
 
+# Values taken from each row of a tensor along its last dim (`topk`, `sort`, `kthvalue`,
+# `max(-1)` of `logits`: `row_entry_of@logits`) are at most the row's maximum, so
+# `logits < v[..., -1:]` never masks it (top-k sampling filters). Picking a column of
+# them (`v[:, [-1]]`) keeps the tag; any other reshape or selection drops it.
+_ROW_ENTRY = "row_entry_of@"
+
+
 # `stack([t.cos(), t.sin()], dim)` holds points of the unit circle: along `dim` the norm
 # is 1 and the largest |coordinate| at least 1 / sqrt(2) (DETR-family deformable
 # attention initialises its sampling offsets from one, normalised by that maximum).
@@ -568,7 +641,7 @@ _CIRCLE = "circle@"
 
 
 def _without_row_tags(tags: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE, _CIRCLE)))
+    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE, _CIRCLE, _ROW_ENTRY)))
 
 
 def _positive_along(x: Value, dim: str | None) -> bool:
@@ -598,10 +671,24 @@ def _topk(args: Args) -> Value:
     x = args.first
     dim = _dim_text(args, 2) or "-1"
     largest = _dim_text(args, 3, "largest") in (None, "True")
-    tags = _without_row_tags(x.tags)
+    tags = _without_row_tags(x.tags) | _row_entries(args, dim)
     if largest and _SUMS_TO_ONE + dim in x.tags:
         tags |= {_TOP_OF_ONE + dim}
     return replace(x, tensor=True, tags=tags)
+
+
+def _row_entries(args: Args, dim: str | None) -> frozenset[str]:
+    """`row_entry_of@x` for values taken from each row of `x` along its last dim."""
+    if dim != "-1" or args.subject is None:
+        return frozenset()
+    return frozenset({_ROW_ENTRY + compact_text(args.subject)})
+
+
+def _entries_along(dim_index: int) -> Spec:
+    """`sort`, `kthvalue`: the range of the input, entries of its rows along `dim` (last by default)."""
+    return lambda args: replace(
+        args.first, tensor=True, tags=_without_row_tags(args.first.tags) | _row_entries(args, _dim_text(args, dim_index) or "-1")
+    )
 
 
 def _sum(args: Args) -> Value:
@@ -659,10 +746,12 @@ _TORCH_SPECS: dict[str, Spec] = {
     **dict.fromkeys(
         "view view_as reshape reshape_as squeeze unsqueeze permute transpose t flatten unflatten expand expand_as "
         "repeat repeat_interleave narrow select index_select gather roll flip movedim swapaxes chunk split unbind "
-        "masked_select take_along_dim tile squeeze_ unsqueeze_ cumprod cummax cummin sort kthvalue bool".split(),
+        "masked_select take_along_dim tile squeeze_ unsqueeze_ cumprod cummax cummin bool".split(),
         lambda args: replace(args.first, tensor=True, tags=_without_row_tags(args.first.tags)),
     ),
     "topk": _topk,
+    "sort": _entries_along(1),
+    "kthvalue": _entries_along(2),
     "stack": _stack,
     "sum": _sum,
     "nansum": lambda args: replace(_reduce_sum(args.first), tensor=True),
@@ -670,7 +759,7 @@ _TORCH_SPECS: dict[str, Spec] = {
     "mean": _reduction("mean"),
     "nanmean": _reduction("mean"),
     "median": _reduction("mean"),
-    "amax": _reduction("max"),
+    "amax": _reduction("max", entries=True),
     "amin": _reduction("min"),
     "min": _reduction("min"),
     "max": _maximum,
@@ -717,6 +806,8 @@ _TORCH_SPECS: dict[str, Spec] = {
     "arange": _arange,
     "tril": _triangle,
     "scatter_reduce": _scatter_reduce,
+    "scatter": _scatter,
+    "argsort": lambda args: PERMUTATION,
     "triu": _triangle,
     "acos": _fixed(0.0, math.pi),
     "arccos": _fixed(0.0, math.pi),
@@ -882,9 +973,13 @@ class ValueAnalyzer:
             if self._values_of_pair(node):
                 return base
             index = node.slice[0].slice if len(node.slice) == 1 else None
+            if "permutation" in base.tags and isinstance(index, cst.Index) and "spares_column" in self.value(index.value).tags:
+                # `sorted_indices[remove]` with `remove` sparing a column: not every index of the row.
+                return Value(tensor=True, tags=frozenset({"spares_column"}))
             if isinstance(index, cst.Index) and isinstance(index.value, _CONDITIONS):
                 base = self.narrowed(node.value, index.value, holds=True)  # `df[df > 2]` is above 2
-            return replace(base, tags=_without_row_tags(base.tags))
+            kept = {t for t in base.tags if t.startswith(_ROW_ENTRY)} if _column_pick(node) is not None else set()
+            return replace(base, tags=_without_row_tags(base.tags) | kept)
         if isinstance(node, cst.UnaryOperation):
             inner = self.value(node.expression)
             if isinstance(node.operator, cst.Minus):
@@ -1059,7 +1154,11 @@ class ValueAnalyzer:
                 keywords[arg.keyword.value] = self.value(arg.value)
             else:
                 positional.append(self.value(arg.value))
-        return Args(positional, keywords, list(call.args))
+        if receiver is not None:
+            subject: cst.BaseExpression | None = call.func.value  # type: ignore[attr-defined]
+        else:
+            subject = next((a.value for a in call.args if a.keyword is None and not a.star), None)
+        return Args(positional, keywords, list(call.args), subject)
 
     def call_name(self, call: cst.Call) -> tuple[str | None, bool]:
         """(canonical name without `torch.`, is_method) of a call, or (None, False).

@@ -5,9 +5,11 @@ Fills are collected during the walk. A softmax then looks for them in its input:
 expression itself and the local assignments it reads (through `masked_fill_`
 statements too, which rebind their variable), a few assignments back. Whether the file
 runs in float16 is a whole-file fact, so the decision is made in `finish`. Causal masks
-(`tril`/`triu`, also through a buffer registered from one) and masks that spare each
-row's maximum (`(x.max(-1, keepdim=True) - x) > t`) never mask a whole row and are left
-alone; a softmax wrapped in `nan_to_num` has its NaN handled.
+(`tril`/`triu`, also through a buffer registered from one), masks that spare each
+row's maximum (`(x.max(-1, keepdim=True) - x) > t`, the top-k filter `x < v[:, [-1]]`
+with `v` the top-k values of `x`) and masks with a column of every row set to False
+(top-p filtering's `remove[..., 0] = False`) never mask a whole row and are left alone;
+a softmax wrapped in `nan_to_num` has its NaN handled.
 """
 from __future__ import annotations
 
@@ -25,8 +27,11 @@ from nanlint.source.rule import StaticRule
 
 _FILLS = frozenset({"masked_fill", "masked_fill_"})
 _CAUSAL_NAME = re.compile(r"causal|tril|triu|subsequent|future|look_?ahead|autoregressive", re.IGNORECASE)
-# Masks that never mask a whole row: causal ones, and those that spare each row's maximum.
-_WHOLE_ROW_KEPT = frozenset({"causal", "keeps_max"})
+# Masks that never mask a whole row where they are True: those that spare each row's
+# maximum and those that leave a column of every row False. `where(mask, x, -inf)` fills
+# where the mask is False instead. (Causal masks spare a row either way round: tril
+# keeps, triu removes.)
+_SPARES_EVERY_ROW = frozenset({"keeps_max", "spares_column"})
 # How many assignments back a softmax input is followed to find the fill.
 _DEPTH = 3
 _INSTEAD = "fill with `torch.finfo(scores.dtype).min` instead, which stays finite and gives a fully masked row uniform weights"
@@ -63,7 +68,6 @@ class InfiniteMaskFill(StaticRule):
         name, is_method = self.ctx.call_name(node)
         called = name or _called_attribute(node)
         if called and "softmax" in called.lower():
-            self._softmax(node)
             return
         if called == "register_buffer":
             self._note_causal(argument(node, 0, "name"), argument(node, 1, "tensor"))
@@ -72,12 +76,18 @@ class InfiniteMaskFill(StaticRule):
             self._fill(node, argument(node, 0 if is_method else 1, "mask"), argument(node, 1 if is_method else 2, "value"), tensor)
         elif name == "where" and not is_method:
             branches = (argument(node, 1, "input"), argument(node, 2, "other"))
-            for branch, other in (branches, branches[::-1]):
+            for branch, other, fills_where_true in ((*branches, True), (*branches[::-1], False)):
                 if branch is not None and self._is_minus_inf(branch):
                     # Only a tensor branch has a dtype for `finfo`: `where(c, 0, -inf)` has none.
                     tensor = other if other is not None and not self.ctx.value(other).number else None
-                    self._fill(node, argument(node, 0, "condition"), branch, tensor)
+                    self._fill(node, argument(node, 0, "condition"), branch, tensor, fills_where_true)
                     return
+
+    def leave_Call(self, node: cst.Call) -> None:
+        """A softmax is read when it is left, after the fills inside it (`F.softmax(x.masked_fill(m, -inf))`)."""
+        called = self.ctx.call_name(node)[0] or _called_attribute(node)
+        if called and "softmax" in called.lower():
+            self._softmax(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -142,8 +152,11 @@ class InfiniteMaskFill(StaticRule):
         mask: cst.BaseExpression | None,
         value: cst.BaseExpression | None,
         tensor: cst.BaseExpression | None = None,
+        fills_where_true: bool = True,
     ) -> _Fill | None:
-        if value is None or not self._is_minus_inf(value) or (mask is not None and self._is_causal(mask)):
+        if value is None or not self._is_minus_inf(value):
+            return None
+        if mask is not None and self._spares_every_row(mask, fills_where_true):
             return None
         fix = finfo_min_fix(self.ctx, node, value, tensor) if tensor is not None else None
         fill = _Fill(node, self.ctx.short_code(value, 20), False, fix=fix)
@@ -177,14 +190,20 @@ class InfiniteMaskFill(StaticRule):
         value = self.ctx.value(node)
         return value.known and value.hi == -math.inf
 
+    def _spares_every_row(self, mask: cst.BaseExpression, fills_where_true: bool) -> bool:
+        """Does filling where `mask` is True (False: where it is False) leave a position of
+        every row unfilled? The sparing tags are read off the mask's own value, which `~`
+        and other operations on it drop; only causality is also found inside it."""
+        return fills_where_true and bool(self.ctx.value(mask).tags & _SPARES_EVERY_ROW) or self._is_causal(mask)
+
     def _is_causal(self, mask: cst.BaseExpression) -> bool:
-        if self.ctx.value(mask).tags & _WHOLE_ROW_KEPT or _CAUSAL_NAME.search(self.ctx.code_for(mask)):
+        if "causal" in self.ctx.value(mask).tags or _CAUSAL_NAME.search(self.ctx.code_for(mask)):
             return True
         for sub in subexpressions(mask):
             if isinstance(sub, cst.Attribute) and sub.attr.value in self._causal_attributes:
                 return True
             if isinstance(sub, cst.Name) and (bound := self.ctx.binding(sub.value)) is not None:
-                if bound.value.tags & _WHOLE_ROW_KEPT or (bound.expr is not None and _CAUSAL_NAME.search(self.ctx.code_for(bound.expr))):
+                if "causal" in bound.value.tags or (bound.expr is not None and _CAUSAL_NAME.search(self.ctx.code_for(bound.expr))):
                     return True
         return False
 
