@@ -6,7 +6,9 @@ what the file does. Two kinds of float16 evidence are kept apart because they me
 different things for an optimizer: `.half()` / `torch.float16` dtypes store tensors and
 parameters in float16 (Adam's eps then lives in float16 too), while fp16 autocast
 (`torch.cuda.amp.autocast()`, CUDA autocast, `dtype=torch.float16`) runs some ops in
-float16 on float32 parameters.
+float16 on float32 parameters, and only inside its block: the autocast `with` blocks
+(and functions decorated with autocast) are kept, so a value computed outside them, in
+float32, is not taken for float16.
 
 Neither counts where the float16 tensors never reach training: a `Dataset` that hands
 out float16 samples (the model casts them), or a float16 copy made to be saved
@@ -37,6 +39,9 @@ class FileFacts:
     bf16_sites: list[cst.CSTNode] = field(default_factory=list)
     # dtype arguments of autocast calls, so they are not also taken for storage.
     _autocast_dtypes: set[int] = field(default_factory=set)
+    # id of each `with` statement (or decorated function) that opens fp16 autocast, to the
+    # autocast call that opens it.
+    _fp16_regions: dict[int, cst.CSTNode] = field(default_factory=dict)
 
     def observe_attribute(self, node: cst.Attribute, scope: Scope, ancestors: Sequence[cst.CSTNode]) -> None:
         # Only a dtype passed to a call stores anything in it (`.to(torch.float16)`,
@@ -73,13 +78,28 @@ class FileFacts:
             self._autocast_dtypes.add(id(dtype))
             dtype_name = qualified_name(dtype, scope)
             if dtype_name in FP16_NAMES:
-                self.fp16_autocast.append(node)
+                self._fp16_autocast(node, ancestors)
             elif dtype_name in BF16_NAMES:
                 self.bf16_sites.append(node)
         elif qual == "torch.cuda.amp.autocast" or _device_argument(node) == "cuda":
-            self.fp16_autocast.append(node)  # CUDA autocast defaults to float16
+            self._fp16_autocast(node, ancestors)  # CUDA autocast defaults to float16
         elif qual == "torch.cpu.amp.autocast" or _device_argument(node) == "cpu":
             self.bf16_sites.append(node)  # CPU autocast defaults to bfloat16
+
+    def _fp16_autocast(self, node: cst.Call, ancestors: Sequence[cst.CSTNode]) -> None:
+        self.fp16_autocast.append(node)
+        region = _opened_region(ancestors)
+        if region is not None:
+            self._fp16_regions.setdefault(id(region), node)
+
+    def fp16_autocast_around(self, ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode | None:
+        """The fp16 autocast call whose block (or decorated function) holds the node these
+        are the ancestors of, if any: only there do autocast's ops run in float16."""
+        for ancestor in reversed(ancestors):
+            site = self._fp16_regions.get(id(ancestor))
+            if site is not None:
+                return site
+        return None
 
     @property
     def fp16_sites(self) -> list[cst.CSTNode]:
@@ -94,6 +114,18 @@ class FileFacts:
         if self.bf16_sites:
             return "bf16"
         return "fp32"
+
+
+def _opened_region(ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode | None:
+    """The `with` statement whose item is the call these are the ancestors of (also inside
+    `a if amp else nullcontext()`), or the function it decorates."""
+    for index in range(len(ancestors) - 2, 0, -1):
+        ancestor = ancestors[index]
+        if isinstance(ancestor, (cst.WithItem, cst.Decorator)):
+            return ancestors[index - 1]
+        if isinstance(ancestor, (cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite)):
+            return None  # a call in a statement, not the one that opens a block
+    return None
 
 
 def _in_dataset(ancestors: Sequence[cst.CSTNode]) -> bool:

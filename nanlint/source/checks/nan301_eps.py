@@ -1,7 +1,14 @@
-"""NAN301 epsilon-too-small: an eps that is 0.0 in the precision the file runs in."""
+"""NAN301 epsilon-too-small: an eps that is 0.0 in the precision the file runs in.
+
+An eps lives in one of two dtypes. Optimizer and BatchNorm eps live with the parameters:
+float16 only when the file stores them in float16 (`.half()`). Any other eps is applied
+to tensors: float16 when the file stores tensors in float16, or inside an fp16 autocast
+block, where autocast runs ops in float16; outside the block the same file computes in
+float32 (an eval metric next to an autocast training step).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -80,6 +87,8 @@ class _Candidate:
     # Empty for APIs checked only against min-eps (their kernels keep eps in float32).
     consequence: str
     in_parameters: bool
+    # The fp16 autocast call whose block holds the eps, if any.
+    autocast: cst.CSTNode | None = None
 
 
 def _literal(node: cst.BaseExpression) -> float | None:
@@ -124,7 +133,7 @@ class EpsilonTooSmall(StaticRule):
     def _guard_literal(self, node: cst.BaseExpression | None) -> None:
         value = _literal(node) if node is not None else None
         if node is not None and value is not None and 0 < value <= _EPS_CEILING:
-            self.candidates.append(_Candidate(node, value, self.ctx.code_for(node), _GUARD_CONSEQUENCE, False))
+            self._add(_Candidate(node, value, self.ctx.code_for(node), _GUARD_CONSEQUENCE, False))
 
     def _api_eps(self, call: cst.Call, qual: str) -> None:
         api = _PRECISION_SENSITIVE.get(qual)
@@ -133,29 +142,30 @@ class EpsilonTooSmall(StaticRule):
             eps = _argument(call, index, "eps") if index is not None else None
             value = _literal(eps) if eps is not None else None
             if eps is not None and value is not None:
-                self.candidates.append(_Candidate(eps, value, f"eps={self.ctx.code_for(eps)}", "", False))
+                self._add(_Candidate(eps, value, f"eps={self.ctx.code_for(eps)}", "", False))
             return
         eps = _argument(call, api.index, "eps")
         if eps is None and api.default is not None:
             short = qual.removeprefix("torch.nn.functional.").removeprefix("torch.")
-            self.candidates.append(
+            self._add(
                 _Candidate(call.func, api.default, f"the default eps={api.default:g} of `{short}`", api.consequence, api.in_parameters)
             )
             return
         value = _literal(eps) if eps is not None else None
         if eps is not None and value is not None:
-            self.candidates.append(_Candidate(eps, value, f"eps={self.ctx.code_for(eps)}", api.consequence, api.in_parameters))
+            self._add(_Candidate(eps, value, f"eps={self.ctx.code_for(eps)}", api.consequence, api.in_parameters))
+
+    def _add(self, candidate: _Candidate) -> None:
+        autocast = self.ctx.facts.fp16_autocast_around(self.ctx.ancestors)
+        self.candidates.append(replace(candidate, autocast=autocast) if autocast is not None else candidate)
 
     def finish(self) -> None:
-        precision = self.ctx.precision
         settings = self.ctx.settings
-        params_fp16 = settings.precision == "fp16" or (settings.precision == "auto" and bool(self.ctx.facts.half_storage))
         min_eps = settings.option("NAN301", "min-eps", settings.min_eps)
         for candidate in self.candidates:
-            # Under autocast alone, parameters and optimizer state stay float32.
-            dtype = ("fp16" if params_fp16 else "fp32") if candidate.in_parameters else precision
+            dtype, site = self._dtype_of(candidate)
             if candidate.consequence and round_to(candidate.value, dtype) == 0.0:
-                self._report_vanished(candidate, dtype)
+                self._report_vanished(candidate, dtype, site)
             elif min_eps is not None and candidate.value < min_eps:
                 self.ctx.report(
                     "NAN301",
@@ -167,16 +177,34 @@ class EpsilonTooSmall(StaticRule):
                     detail=f"{candidate.text} = {candidate.value:g} < min-eps {min_eps:g}",
                 )
 
+    def _dtype_of(self, candidate: _Candidate) -> tuple[str, cst.CSTNode | None]:
+        """The dtype the eps lives in, and the code that makes it float16 (None if the
+        precision was set, or the eps is not float16)."""
+        setting, facts = self.ctx.settings.precision, self.ctx.facts
+        if setting != "auto":
+            return setting, None
+        if facts.half_storage:
+            return "fp16", facts.half_storage[0]
+        if candidate.in_parameters:
+            return "fp32", None  # under autocast alone, parameters and optimizer state stay float32
+        if candidate.autocast is not None:
+            return "fp16", candidate.autocast
+        return ("bf16" if facts.bf16_sites else "fp32"), None
+
     def _site_text(self, site: cst.CSTNode) -> str:
         """`.half()` rather than the whole model expression it is called on."""
         if isinstance(site, cst.Call) and isinstance(site.func, cst.Attribute) and site.func.attr.value == "half":
             return ".half()"
         return self.ctx.short_code(site, 50)
 
-    def _report_vanished(self, candidate: _Candidate, precision: str) -> None:
+    def _report_vanished(self, candidate: _Candidate, precision: str, site: cst.CSTNode | None) -> None:
         dtype = DTYPE_NAMES[precision]
-        sites = self.ctx.facts.half_storage if candidate.in_parameters else self.ctx.facts.fp16_sites
-        where = f"this file runs in {dtype}: `{self._site_text(sites[0])}`" if sites else f"precision {dtype}"
+        if site is None:
+            where = f"precision {dtype}"
+        elif site is candidate.autocast:
+            where = f"it runs under `{self._site_text(site)}`"
+        else:
+            where = f"this file runs in {dtype}: `{self._site_text(site)}`"
         self.ctx.report(
             "NAN301",
             candidate.node,
