@@ -59,7 +59,26 @@ class Value:
 
     @property
     def can_be_negative(self) -> bool:
-        return self.known and not self.guarded and self.lo < 0.0
+        """Below 0 somewhere, as far as the analysis can tell: its range has a finite
+        negative lower bound or lies at or below 0; or it is centred on its own mean (`x - x.mean()`); or it is
+        `signed`, a reduction of values that nothing forces positive (GeM's
+        `mean(x ** p)`, `x.sum()`), also plus or minus something known (`a.sum() -
+        b.sum()`) or times or over something positive. A -inf bound from arithmetic the
+        intervals cannot follow (a ratio of norms, `n + 1 - cumsum(ones)`) is not
+        enough: nothing says that value is ever below 0."""
+        if self.guarded or self.lo >= 0.0:
+            return False
+        if "centred" in self.tags:
+            return True
+        return self.known and (self.lo > -INF or self.hi <= 0.0 or "signed" in self.tags)
+
+    def negative_origin(self) -> str:
+        """A short phrase for messages: why a value can be below 0."""
+        if "centred" in self.tags:
+            return "it is centred on its own mean, so the entries below the mean are negative"
+        if self.lo > -INF or self.hi <= 0.0:
+            return f"its range is {self.describe()}"
+        return "nothing forces it above 0: it is negative wherever the values it is computed from are"
 
     @property
     def can_be_nonpositive(self) -> bool:
@@ -164,13 +183,16 @@ def add(a: Value, b: Value) -> Value:
         or (a.guarded and b.lo >= 0)
         or (b.guarded and a.lo >= 0)
     )
-    # A sum of sums is still a sum (for the message), but no longer a normalization.
+    # A sum of sums is still a sum (for the message), but no longer a normalization; a
+    # signed reduction plus or minus something known is still of the data's sign.
     tags = (a.tags | b.tags) & {"exp"} | (a.tags & b.tags) - {"reduction"}
+    if "signed" in a.tags | b.tags and a.known and b.known:
+        tags |= {"signed"}
     return _combine(a, b, lo, hi, guarded=guard, tags=tags)
 
 
 def neg(a: Value) -> Value:
-    return replace(a, lo=-a.hi, hi=-a.lo, guarded=False, tags=a.tags & {"exp"})
+    return replace(a, lo=-a.hi, hi=-a.lo, guarded=False, tags=a.tags & {"exp", "signed"})
 
 
 def sub(a: Value, b: Value) -> Value:
@@ -192,8 +214,15 @@ def mul(a: Value, b: Value) -> Value:
     if _nonzero(a) and _nonzero(b):
         lo, hi = _no_underflow(lo, hi)
     guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
-    keep = (a.tags | b.tags) & {"exp", "prob", "square"} | _random_of(a, b)
+    keep = (a.tags | b.tags) & {"exp", "prob", "square"} | _random_of(a, b) | _signed_by(a, b) | _signed_by(b, a)
     return _combine(a, b, lo, hi, guarded=guard, tags=keep)
+
+
+def _signed_by(a: Value, positive: Value) -> frozenset[str]:
+    """`signed` for `a` times or over a positive value: it is negative wherever `a` is
+    (`(c - 1) / c` for a positive `c` below 1), though its range may reach -inf."""
+    negative = "signed" in a.tags or -INF < a.lo < 0
+    return frozenset({"signed"}) if positive.lo > 0 and negative else frozenset()
 
 
 def _nonzero(v: Value) -> bool:
@@ -234,7 +263,7 @@ def div(a: Value, b: Value) -> Value:
         # A ratio of two positive (or guarded) values is positive whatever its bounds say:
         # `x.clamp(min=eps) / (1 - x).clamp(min=eps)` is never 0.
         guard = (a.guarded or a.lo > 0) and (b.guarded or b.lo > 0)
-        return _combine(a, b, lo, max(quotients), guarded=guard)
+        return _combine(a, b, lo, max(quotients), guarded=guard, tags=_signed_by(a, b))
     # A numerator of one sign over anything is never 0 (x / 0 is inf, not 0): the
     # quantisation scale `x.clamp(min=1e-6) / max_int` is a safe divisor.
     return _combine(a, b, -INF, INF, guarded=a.lo > 0 or a.hi < 0)
@@ -397,7 +426,14 @@ def sqrt(a: Value) -> Value:
 def _reduce_sum(a: Value) -> Value:
     lo = 0.0 if a.lo == 0.0 else (-INF if a.lo < 0 else a.lo)
     hi = 0.0 if a.hi == 0.0 else (INF if a.hi > 0 else a.hi)
-    return replace(a, lo=lo, hi=hi, known=_reduction_known(a), tags=(a.tags & {"exp", "prob", "random"}) | {"sum", "reduction"})
+    tags = (a.tags & {"exp", "prob", "random"}) | {"sum", "reduction"} | _signed(lo)
+    return replace(a, lo=lo, hi=hi, known=_reduction_known(a), tags=tags)
+
+
+def _signed(lo: float) -> frozenset[str]:
+    """`signed` for a reduction whose range reaches -inf: of values nothing forces
+    positive, it is negative wherever they make it so (see `Value.can_be_negative`)."""
+    return frozenset({"signed"}) if lo == -INF else frozenset()
 
 
 # ---------------------------------------------------------------- the analyzer
@@ -464,7 +500,7 @@ def _maximum(args: Args) -> Value:
     second = args.positional[1] if len(args.positional) > 1 else None
     # An eps-named second argument (`torch.max(scale, self.eps)`) is a floor, not a dim.
     if second is None or (second.number and "eps" not in second.tags) or "dim" in args.keywords:
-        tags = args.first.tags & {"exp", "prob"} | {"reduction", "max"} | _row_entries(args, _dim_text(args, 1))
+        tags = args.first.tags & {"exp", "prob"} | {"reduction", "max"} | _signed(args.first.lo) | _row_entries(args, _dim_text(args, 1))
         result = replace(args.first, known=_reduction_known(args.first), tags=tags, tensor=True)
         if _CIRCLE + (_dim_text(args, 1) or "") in args.first.tags:
             result = replace(result, lo=max(result.lo, math.sqrt(0.5)))  # max(|cos t|, |sin t|)
@@ -496,6 +532,13 @@ def _as_tensor(args: Args) -> Value:
 
 
 _OF_SCALARS = Value(tensor=True, tags=frozenset({"scalars"}))
+
+
+def _bincount(args: Args) -> Value:
+    """Counts per bin, 0 for a bin nothing falls in; with `weights`, the sums of the weights."""
+    if len(args.positional) > 1 or "weights" in args.keywords:
+        return replace(_reduce_sum(args.get(1, "weights")), tensor=True)
+    return tensor(0.0, INF, "count", "reduction")
 
 
 def _index_add(args: Args) -> Value:
@@ -599,14 +642,19 @@ def _relu(a: Value) -> Value:
     return replace(a, lo=max(a.lo, 0.0), hi=max(a.hi, 0.0), known=True, guarded=False, tags=frozenset())
 
 
-def _reduction(tag: str, *, entries: bool = False) -> Spec:
-    """`entries`: the result is an entry of each row reduced (`amax`), not only a statistic."""
-    return lambda args: replace(
-        args.first,
-        known=_reduction_known(args.first),
-        tensor=True,
-        tags=args.first.tags & {"exp", "prob"} | {"reduction", tag} | (_row_entries(args, _dim_text(args, 1)) if entries else frozenset()),
-    )
+def _reduction(tag: str, *, entries: bool = False, centre: bool = False) -> Spec:
+    """`entries`: the result is an entry of each row reduced (`amax`); `centre`: the input
+    minus the result is negative somewhere (`mean`, `median`)."""
+
+    def spec(args: Args) -> Value:
+        tags = args.first.tags & {"exp", "prob"} | {"reduction", tag} | _signed(args.first.lo)
+        if entries:
+            tags |= _row_entries(args, _dim_text(args, 1))
+        if centre and args.subject is not None:
+            tags |= {_CENTRE_OF + compact_text(args.subject)}
+        return replace(args.first, known=_reduction_known(args.first), tensor=True, tags=tags)
+
+    return spec
 
 
 def _reduction_known(x: Value) -> bool:
@@ -632,6 +680,9 @@ _TOP_OF_ONE = "top_of_one@"
 # `logits < v[..., -1:]` never masks it (top-k sampling filters). Picking a column of
 # them (`v[:, [-1]]`) keeps the tag; any other reshape or selection drops it.
 _ROW_ENTRY = "row_entry_of@"
+# The mean or median of a tensor (`centre_of@x`): `x` minus it is negative wherever `x` is
+# below it, so `x - x.mean()` is `centred`. Reshapes and selections drop it.
+_CENTRE_OF = "centre_of@"
 
 
 # `stack([t.cos(), t.sin()], dim)` holds points of the unit circle: along `dim` the norm
@@ -640,8 +691,13 @@ _ROW_ENTRY = "row_entry_of@"
 _CIRCLE = "circle@"
 
 
+def _centres(value: Value, subject: cst.BaseExpression) -> bool:
+    """Is `value` the mean or median of `subject`? (Its text is made only when it can be.)"""
+    return any(t.startswith(_CENTRE_OF) for t in value.tags) and _CENTRE_OF + compact_text(subject) in value.tags
+
+
 def _without_row_tags(tags: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE, _CIRCLE, _ROW_ENTRY)))
+    return frozenset(t for t in tags if not t.startswith((_SUMS_TO_ONE, _TOP_OF_ONE, _CIRCLE, _ROW_ENTRY, _CENTRE_OF)))
 
 
 def _positive_along(x: Value, dim: str | None) -> bool:
@@ -756,9 +812,9 @@ _TORCH_SPECS: dict[str, Spec] = {
     "sum": _sum,
     "nansum": lambda args: replace(_reduce_sum(args.first), tensor=True),
     "cumsum": lambda args: replace(_reduce_sum(args.first), tensor=True),
-    "mean": _reduction("mean"),
-    "nanmean": _reduction("mean"),
-    "median": _reduction("mean"),
+    "mean": _reduction("mean", centre=True),
+    "nanmean": _reduction("mean", centre=True),
+    "median": _reduction("mean", centre=True),
     "amax": _reduction("max", entries=True),
     "amin": _reduction("min"),
     "min": _reduction("min"),
@@ -772,6 +828,8 @@ _TORCH_SPECS: dict[str, Spec] = {
     "std": _fixed(0.0, INF, "std", "reduction"),
     "var": _fixed(0.0, INF, "var", "reduction"),
     "count_nonzero": _fixed(0.0, INF, "count", "reduction"),
+    "bincount": _bincount,
+    "histc": _fixed(0.0, INF, "count", "reduction"),
     "abs": _unary(_abs),
     "square": lambda args: replace(_pow(args.first, number(2.0)), tensor=True),
     "relu": _unary(_relu),
@@ -832,8 +890,8 @@ _TORCH_SPECS: dict[str, Spec] = {
     # `torch.rand` draws from [0, 1): 0 can come out, 1 cannot.
     "rand": _fixed(0.0, _BELOW_ONE, "random"),
     "rand_like": _fixed(0.0, _BELOW_ONE, "random"),
-    "randn": _fixed(-INF, INF, "random"),
-    "randn_like": _fixed(-INF, INF, "random"),
+    "randn": _fixed(-INF, INF, "random", "signed"),
+    "randn_like": _fixed(-INF, INF, "random", "signed"),
     "uniform": _uniform,
     "exp2": _exp2,
     "erfcx": _fixed(0.0, INF, guarded=True),
@@ -1076,7 +1134,10 @@ class ValueAnalyzer:
         fn = _BINOPS.get(op)
         if fn is None:
             return UNKNOWN_TENSOR if left.tensor or right.tensor else UNKNOWN
-        return fn(left, right)
+        result = fn(left, right)
+        if op is cst.Subtract and _centres(right, node.left):
+            result = replace(result, tags=result.tags | {"centred"})  # `x - x.mean()`
+        return result
 
     def _sign_selected(self, node: cst.BinaryOperation) -> Value | None:
         """`x * (x <= 0).float()` keeps one sign of `x` (a relu written with a mask)."""

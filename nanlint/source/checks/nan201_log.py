@@ -166,8 +166,11 @@ class LogDomain(StaticRule):
             # other factor (`w * softmax(x)`), so the tag alone is enough here.
             self._log_of_probability(node, arg, function, is_method, value, text, detail)
             return
-        if not value.known or value.lo == -INF:
-            return  # a sum or difference of values of unknown sign: nothing says it is <= 0
+        if "centred" not in value.tags and (not value.known or value.lo == -INF):
+            # A sum or difference of values of unknown sign: nothing says it is <= 0 (a
+            # log, unlike a root, also meets sums of probabilities the analysis cannot
+            # see). `x - x.mean()` is negative below the mean whatever `x` is.
+            return
         if "exp" in value.tags and "sum" in value.tags:
             return  # log(sum(exp(x))): NAN207's, its fix is logsumexp
         if value.lo == 0 and self._only_compared(node):
@@ -178,7 +181,7 @@ class LogDomain(StaticRule):
             function=function,
             arg=text,
             what="0" if value.lo == 0 else "0 or negative",
-            why=value.origin() if value.lo == 0 else f"its range is {value.describe()}",
+            why=value.origin() if value.lo == 0 else value.negative_origin(),
             result="-inf" if value.lo == 0 else "-inf, or NaN below 0",
             instead=_MASK_INSTEAD if "mask" in value.tags else "clamp it first (`.clamp_min(eps)`) or stay in log space",
             detail=detail,

@@ -6,6 +6,11 @@ derivative `p * x ** (p - 1)` is infinite there for `p < 1`)? The second needs t
 base's origin, not just its range: a zero made by `relu` is harmless (its backward
 passes 0 without multiplying), a zero of a sum of squares, a difference or a
 `clamp(min=0)` is not (checked on torch 2.13).
+
+Both codes take "can be negative" from `Value.can_be_negative`: a finite negative lower
+bound or a range at or below 0, a value centred on its own mean, or a sum or mean of
+data nothing forces positive (GeM pooling); not a -inf bound that only comes from
+arithmetic the intervals cannot follow (a ratio of norms), whose sign is unknown.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from nanlint.source.checks._calls import operand, second, unparenthesized
 from nanlint.source.checks._gradients import without_gradient
 from nanlint.source.checks.nan101_division import is_hazardous_denominator
 from nanlint.source.rule import StaticRule
-from nanlint.source.values import INF, Value
+from nanlint.source.values import Value
 
 _SQRTS = frozenset({"sqrt", "sqrt_"})
 _POWS = frozenset({"pow", "pow_", "float_power", "float_power_"})
@@ -64,15 +69,15 @@ class PowerDomain(StaticRule):
         if constant is not None and constant.is_integer():
             return
         value = self.ctx.value(base)
-        if not _subject(value) or not value.known:
+        if not _subject(value) or not (value.known or value.can_be_negative):
             return
         exponent_text = self.ctx.short_code(exponent, 20)
         kind = f"the non-integer exponent {constant:g}" if constant is not None else f"the variable exponent `{exponent_text}`"
         base_text = self.ctx.short_code(base, 40)
         detail = f"base `{base_text}` has range {value.describe()}; exponent {kind.split(' ', 1)[1]}"
-        if value.lo < 0:
+        if value.can_be_negative:
             self.ctx.report(
-                "NAN205", node, base=base_text, kind=kind, what="negative", why=f"its range is {value.describe()}",
+                "NAN205", node, base=base_text, kind=kind, what="negative", why=value.negative_origin(),
                 effect="a negative number to a non-integer power is NaN", detail=detail,
             )
         elif constant is not None and constant < 1 and _zero_hazard(value) and not without_gradient(self.ctx, node):
@@ -95,9 +100,9 @@ class PowerDomain(StaticRule):
                 effect="the result is NaN, and at exactly 0 the gradient is infinite",
                 instead="clamp it first (`(1 - x ** 2).clamp_min(eps)`)", detail=detail,
             )
-        elif value.known and -INF < value.lo < 0:
+        elif value.can_be_negative:
             self.ctx.report(
-                "NAN204", node, arg=text, what="negative", why=f"its range is {value.describe()}",
+                "NAN204", node, arg=text, what="negative", why=value.negative_origin(),
                 effect="the square root of a negative number is NaN",
                 instead="clamp it first (`.clamp_min(eps)`)", detail=detail,
             )
