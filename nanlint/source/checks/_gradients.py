@@ -28,7 +28,8 @@ _TO_NUMBER = frozenset({"item", "tolist", "numpy"})
 # value they read gets no gradient from them (`torch.bucketize(dists, boundaries)`). A
 # float op with a zero gradient (`round`) does not count: 0 times an infinite slope is NaN.
 _INTEGER_RESULTS = frozenset(
-    {"bucketize", "searchsorted", "argmax", "argmin", "argsort", "long", "int", "short", "byte", "bool"}
+    {"bucketize", "searchsorted", "argmax", "argmin", "argsort", "long", "int", "short", "byte", "bool",
+     "gt", "ge", "lt", "le", "eq", "ne", "greater", "greater_equal", "less", "less_equal"}
 )
 
 
@@ -39,7 +40,7 @@ def without_gradient(ctx: FileContext, node: cst.CSTNode) -> bool:
         or _in_preparation_class(ctx)
         or _becomes_a_number(ctx, node)
         or _preparation_file(ctx)
-        or _only_feeds_integers(ctx, node)
+        or only_feeds_integers(ctx, node)
     )
 
 
@@ -101,7 +102,7 @@ def _becomes_a_number(ctx: FileContext, node: cst.CSTNode) -> bool:
     )
 
 
-def _only_feeds_integers(ctx: FileContext, node: cst.CSTNode) -> bool:
+def only_feeds_integers(ctx: FileContext, node: cst.CSTNode) -> bool:
     """`dists = torch.sqrt(...)` read only by `torch.bucketize(dists, ...)` (openfold's
     distogram), or a comparison: no gradient ever reaches it. Searched only when a
     finding is about to be reported."""

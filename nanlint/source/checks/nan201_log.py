@@ -12,12 +12,12 @@ import libcst as cst
 
 from nanlint.findings import Fix
 from nanlint.source.checks._calls import is_number, operand, same_expression, unparenthesized
+from nanlint.source.checks._gradients import only_feeds_integers
 from nanlint.source.rule import StaticRule
 from nanlint.source.values import INF, Value
 
 _LOGS = frozenset({"log", "log2", "log10", "log_", "log2_", "log10_"})
 _LOG1P = frozenset({"log1p", "log1p_"})
-_COMPARISON_METHODS = frozenset({"gt", "ge", "lt", "le", "eq", "ne", "greater", "greater_equal", "less", "less_equal"})
 
 # Probability functions and the log-space function that replaces `log(f(x))`, by the
 # canonical name `ValueAnalyzer.call_name` gives (method calls give the bare name).
@@ -173,7 +173,7 @@ class LogDomain(StaticRule):
             return
         if "exp" in value.tags and "sum" in value.tags:
             return  # log(sum(exp(x))): NAN207's, its fix is logsumexp
-        if value.lo == 0 and self._only_compared(node):
+        if value.lo == 0 and only_feeds_integers(self.ctx, node):
             return  # -inf compares correctly (rejection sampling: `u.log_().gt(c)`)
         self.ctx.report(
             "NAN201",
@@ -185,21 +185,6 @@ class LogDomain(StaticRule):
             result="-inf" if value.lo == 0 else "-inf, or NaN below 0",
             instead=_MASK_INSTEAD if "mask" in value.tags else "clamp it first (`.clamp_min(eps)`) or stay in log space",
             detail=detail,
-        )
-
-    def _only_compared(self, node: cst.Call) -> bool:
-        """Is the log's result an operand of a comparison, and nothing else?"""
-        ancestors = self.ctx.ancestors
-        if len(ancestors) < 3 or ancestors[-1] is not node:
-            return False
-        parent, grandparent = ancestors[-2], ancestors[-3]
-        if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
-            return True
-        return (
-            isinstance(parent, cst.Attribute)
-            and parent.value is node
-            and parent.attr.value in _COMPARISON_METHODS
-            and isinstance(grandparent, cst.Call)
         )
 
     def _log1p(self, node: cst.Call, is_method: bool) -> None:
