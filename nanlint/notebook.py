@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nanlint.findings import Finding, Fix, Span
+from nanlint.findings import Finding, Span
 from nanlint.reading import Unreadable
 
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})

@@ -13,7 +13,7 @@ from nanlint import cli
 from nanlint.api import check_source
 from nanlint.catalog import load_catalog
 from nanlint.cli import main
-from nanlint.findings import Analyzer, Evidence, Finding, Fix, Severity
+from nanlint.findings import Analyzer, Evidence, Finding, Severity
 from nanlint.report import RunSummary, github, sarif, text
 from tests.conftest import REPO
 

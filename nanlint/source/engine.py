@@ -18,7 +18,7 @@ import libcst as cst
 
 from nanlint.catalog import load_catalog
 from nanlint.config import Settings
-from nanlint.findings import Analyzer, Evidence, Finding, Severity, Span
+from nanlint.findings import Analyzer, Evidence, Finding, Span
 from nanlint.source.context import FileContext, Report
 from nanlint.source.names import Scope
 from nanlint.source.nesting import MAX_DEPTH, SHALLOW, Nesting, deep_stack, deepest_line

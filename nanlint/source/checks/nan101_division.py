@@ -82,7 +82,7 @@ class UnguardedDivision(StaticRule):
         """`torch.where(d > 0, n / d, 1.0)`: the quotient is kept only where `d` is not 0,
         so the forward value is finite (a NaN gradient there is NAN501's). So is
         `q = n / (c - 1)` when every later read of `q` is `torch.where(c > 1, q, inf)`."""
-        values, ancestors = self.ctx.values, self.ctx.ancestors
+        ancestors = self.ctx.ancestors
         if self._kept_where_nonzero(ancestors, denominator):
             return True
         statement = ancestors[-2] if len(ancestors) > 1 else None
